@@ -1,0 +1,78 @@
+"""Changing profiles and links."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from profiles.models import LinkedUser, SyncProfile, TargetKind, Tenant
+
+
+def profile_create(
+    *, tenant: Tenant, name: str, target_kind: str = TargetKind.CARDDAV, carddav_url: str = ""
+) -> SyncProfile:
+    profile = SyncProfile(
+        tenant=tenant, name=name.strip(), target_kind=target_kind, carddav_url=carddav_url
+    )
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+def profile_delete(*, profile: SyncProfile) -> None:
+    """Hide the profile; its links stop running but keep their state for an undelete."""
+    profile.soft_delete()
+
+
+def profile_undelete(*, profile: SyncProfile) -> None:
+    profile.undelete()
+
+
+def linked_user_link(
+    *, profile: SyncProfile, associate_id: int, email: str, full_name: str = ""
+) -> LinkedUser:
+    """Link an associate of the profile's tenant to the profile."""
+    if profile.is_deleted:
+        raise ValidationError("This profile is deleted; undelete it before linking users.")
+    existing = (
+        LinkedUser.objects.alive()
+        .filter(tenant_id=profile.tenant_id, associate_id=associate_id)
+        .select_related("profile")
+        .first()
+    )
+    if existing is not None:
+        raise ValidationError(f"{existing} is already linked to the profile “{existing.profile}”.")
+    user = profile.tenant.users.filter(associate_id=associate_id).first()
+    linked_user = LinkedUser(
+        tenant=profile.tenant,
+        profile=profile,
+        user=user,
+        associate_id=associate_id,
+        email=email,
+        full_name=full_name,
+    )
+    linked_user.full_clean()
+    linked_user.save()
+    return linked_user
+
+
+def linked_user_delete(*, linked_user: LinkedUser) -> None:
+    linked_user.soft_delete()
+
+
+@transaction.atomic
+def linked_user_undelete(*, linked_user: LinkedUser) -> None:
+    """Restore a deleted link with its mappings intact, so nothing is written twice."""
+    clash = (
+        LinkedUser.objects.alive()
+        .filter(tenant_id=linked_user.tenant_id, associate_id=linked_user.associate_id)
+        .exclude(pk=linked_user.pk)
+        .select_related("profile")
+        .first()
+    )
+    if clash is not None:
+        raise ValidationError(
+            f"{linked_user} cannot be restored: they are linked to the profile "
+            f"“{clash.profile}” now. Delete that link first."
+        )
+    linked_user.undelete()

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from profiles.models import LinkedUser
+
+
+class RunKind(models.TextChoices):
+    FIRST = "first", "First run"
+    HOUSEKEEPING = "housekeeping", "Housekeeping"
+    PREFERENCE_CHANGE = "preference_change", "Preference change"
+    REGULAR = "regular", "Regular"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partly succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    NEEDS_CONFIRMATION = "needs_confirmation", "Needs confirmation"
+
+
+FINISHED_STATUSES: frozenset[str] = frozenset(
+    {
+        RunStatus.SUCCEEDED,
+        RunStatus.PARTIAL,
+        RunStatus.FAILED,
+        RunStatus.SKIPPED,
+        RunStatus.NEEDS_CONFIRMATION,
+    }
+)
+
+
+class SyncRun(models.Model):
+    """One run of the sync engine for one linked user: what it did, and how far it got."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    linked_user = models.ForeignKey(LinkedUser, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=20, choices=RunKind.choices)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    # What the run was asked to evaluate beyond its kind: for a preference change, the
+    # effective values before the first change and after the latest ({"old": …, "new": …}).
+    trigger = models.JSONField(default=dict, blank=True)
+
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    deleted_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+
+    # [{"source": "selection:12", "message": "…"}]: sources that could not be read.
+    warnings = models.JSONField(default=list, blank=True)
+    # Written for a person to read: what went wrong and what to do about it.
+    error_text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes = [
+            models.Index(fields=["linked_user", "-queued_at"], name="syncrun_user_recent"),
+            models.Index(fields=["status", "queued_at"], name="syncrun_status_queued"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress_done__lte=models.F("progress_total")),
+                name="syncrun_progress_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} run of {self.linked_user} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.progress_total:
+            return 100 if self.is_finished else 0
+        return min(100, self.progress_done * 100 // self.progress_total)
+
+
+class PersonMapping(models.Model):
+    """One SuperOffice person written to one linked user's mailbox: exactly one row each.
+
+    `provenance` lists the sources that name the person ("appointments", "selection:12",
+    "favourite_companies", "favourite_persons"); when it empties, the contact is deleted.
+    """
+
+    linked_user = models.ForeignKey(
+        LinkedUser, on_delete=models.CASCADE, related_name="person_mappings"
+    )
+    person_id = models.PositiveIntegerField()
+    provenance = models.JSONField(default=list)
+    # Our mark on the target object (CardDAV UID, Graph extended property, Google clientData).
+    target_uid = models.CharField(max_length=200)
+    # Where the object lives on the target (CardDAV href, Graph/Google id) and its version.
+    target_ref = models.CharField(max_length=500, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+    # A hash of the payload last written, so unchanged persons cause no write.
+    content_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["linked_user", "person_id"], name="mapping_one_per_user_and_person"
+            ),
+            models.UniqueConstraint(
+                fields=["linked_user", "target_uid"], name="mapping_one_per_user_and_uid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Person {self.person_id} for {self.linked_user}"
