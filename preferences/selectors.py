@@ -80,6 +80,13 @@ def effective_preferences_resolve(
     return EffectivePreferences(**values, inherited=frozenset(inherited))
 
 
+def effective_preferences_from_json(value: dict[str, Any]) -> EffectivePreferences:
+    """The inverse of EffectivePreferences.as_json (for values recorded on a run)."""
+    values: dict[str, Any] = {name: bool(value[name]) for name in BOOLEAN_FIELDS}
+    values["static_selections"] = _selections(value["static_selections"])
+    return EffectivePreferences(**values)
+
+
 def effective_preferences_get(*, linked_user: LinkedUser) -> EffectivePreferences:
     overrides = PersonSyncPreferences.objects.filter(linked_user=linked_user).first()
     return effective_preferences_resolve(profile=linked_user.profile, overrides=overrides)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "profiles",
+    "profiles.superoffice",
     "preferences",
     "syncengine",
 ]
@@ -208,15 +209,36 @@ SUPEROFFICE_CLIENT_SECRET = _secret(
 
 # --- Sign-in (django-allauth) ---------------------------------------------------------------
 
+# People sign in with SuperOffice only; staff operators use the Django admin's login.
+
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+ACCOUNT_ADAPTER = "profiles.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "profiles.adapters.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
-ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FIELDS = ["username*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# The same e-mail can belong to associates of several tenants.
+ACCOUNT_UNIQUE_EMAIL = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 # Tokens are kept in our own encrypted table, not in allauth's plain-text one.
 SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = {
+    "superoffice": {
+        "APPS": [
+            {
+                "client_id": SUPEROFFICE_CLIENT_ID,
+                "secret": SUPEROFFICE_CLIENT_SECRET,
+                "settings": {"token_auth_method": "client_secret_post"},
+            }
+        ],
+        "OAUTH_PKCE_ENABLED": True,
+    }
+}
 
 # --- Security ---------------------------------------------------------------------------------
 

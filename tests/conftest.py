@@ -11,7 +11,7 @@ import pytest
 from profiles.models import Environment, LinkedUser, SyncProfile, Tenant, User
 from profiles.services import linked_user_link, profile_create
 
-# pytest_plugins: the sandbox plugin is registered once it lands.
+pytest_plugins = ["tests.plugins.sandbox"]
 
 
 @pytest.fixture
