@@ -62,6 +62,8 @@ class SyncRun(models.Model):
 
     # [{"source": "selection:12", "message": "…"}]: sources that could not be read.
     warnings = models.JSONField(default=list, blank=True)
+    # Person ids whose deletion the mass-delete guard held back until someone confirms.
+    held_deletions = models.JSONField(default=list, blank=True)
     # Written for a person to read: what went wrong and what to do about it.
     error_text = models.TextField(blank=True)
 

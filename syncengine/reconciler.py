@@ -1,0 +1,121 @@
+"""The desired persons against what we wrote before: creates, updates and deletes.
+
+Pure functions over plain values; syncengine.services applies the result.
+
+Rules (DESIGN §5):
+- A source read in this run gives its complete membership: persons it no longer names
+  lose its key. A source that failed to read, or was not read, keeps its keys.
+- A source the user no longer has (a removed selection, a favourites switch turned off)
+  loses its keys in every run.
+- A person with no key left is deleted from the target (only contacts we created).
+- The mass-delete guard holds deletions when there are too many, except those that
+  follow directly from a source the user or admin removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from syncengine.rendering import ContactCard
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """What we know about a person already written to the target."""
+
+    person_id: int
+    provenance: frozenset[str]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """One source as read in this run: the persons it names, or why it could not be read."""
+
+    key: str
+    person_ids: frozenset[int] = frozenset()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class MassDeleteGuard:
+    """Hold deletions above `max_percent` of the synced contacts *and* above `max_count`."""
+
+    max_percent: int
+    max_count: int
+
+    def holds(self, *, deletions: int, synced: int) -> bool:
+        return deletions > self.max_count and deletions * 100 > synced * self.max_percent
+
+
+@dataclass
+class Reconciliation:
+    creates: list[tuple[ContactCard, frozenset[str]]] = field(default_factory=list)
+    updates: list[tuple[ContactCard, frozenset[str]]] = field(default_factory=list)
+    deletes: list[int] = field(default_factory=list)
+    # Deletions the guard held back: these persons keep their contact, with no provenance.
+    held_deletes: list[int] = field(default_factory=list)
+    # Persons whose card is unchanged but whose provenance changed.
+    provenance_only: dict[int, frozenset[str]] = field(default_factory=dict)
+    unchanged: int = 0
+    # Named by a source, but SuperOffice returned no details for them (deleted meanwhile).
+    missing: list[int] = field(default_factory=list)
+
+    @property
+    def writes(self) -> int:
+        return len(self.creates) + len(self.updates) + len(self.deletes)
+
+
+def reconcile(
+    *,
+    mapped: Mapping[int, Mapped],
+    outcomes: list[SourceOutcome],
+    enabled: frozenset[str],
+    cards: Mapping[int, ContactCard],
+    guard: MassDeleteGuard,
+) -> Reconciliation:
+    read = frozenset(outcome.key for outcome in outcomes if outcome.ok)
+    named: dict[int, set[str]] = {}
+    for outcome in outcomes:
+        if outcome.ok:
+            for person_id in outcome.person_ids:
+                named.setdefault(person_id, set()).add(outcome.key)
+
+    result = Reconciliation()
+    guarded_deletes: list[int] = []
+    exempt_deletes: list[int] = []
+    for person_id in sorted(mapped.keys() | named.keys()):
+        before = mapped.get(person_id)
+        old = before.provenance if before else frozenset()
+        new = ((old & enabled) - read) | frozenset(named.get(person_id, ()))
+        card = cards.get(person_id)
+        if before is None:
+            if card is None:
+                result.missing.append(person_id)
+            else:
+                result.creates.append((card, new))
+        elif not new:
+            # Lost only to sources the user removed: a deliberate choice, never held.
+            removed_by_user = bool(old) and not (old & enabled)
+            (exempt_deletes if removed_by_user else guarded_deletes).append(person_id)
+        elif card is not None and card.content_hash != before.content_hash:
+            result.updates.append((card, new))
+        else:
+            result.unchanged += 1
+            if new != old:
+                result.provenance_only[person_id] = new
+
+    result.deletes = exempt_deletes
+    if guard.holds(deletions=len(guarded_deletes), synced=len(mapped)):
+        result.held_deletes = guarded_deletes
+        for person_id in guarded_deletes:
+            if mapped[person_id].provenance:
+                result.provenance_only[person_id] = frozenset()
+    else:
+        result.deletes = exempt_deletes + guarded_deletes
+    return result

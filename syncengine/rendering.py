@@ -1,0 +1,96 @@
+"""A SuperOffice person as a contact card, honouring the user's field choices.
+
+The card is what every target writes (vCard, Graph contact, Google person); its hash
+is stored after a write, so an unchanged person causes no write at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from preferences.selectors import EffectivePreferences
+from syncengine.superoffice.records import PersonRecord
+
+CATEGORY = "SuperOffice Person"
+
+
+@dataclass(frozen=True)
+class Phone:
+    number: str
+    kind: str  # "work", "cell" or "home"
+    preferred: bool
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    uid: str
+    person_id: int
+    display_name: str
+    first_name: str
+    middle_name: str
+    last_name: str
+    salutation: str
+    job_title: str
+    organization: str
+    department: str
+    emails: tuple[str, ...]
+    phones: tuple[Phone, ...]
+    birthday: date | None
+    categories: tuple[str, ...] = (CATEGORY,)
+
+    @property
+    def content_hash(self) -> str:
+        canonical = json.dumps(asdict(self), sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def contact_uid(*, context_identifier: str, person_id: int) -> str:
+    """Our mark: the same person always gets the same UID, so a retried create cannot
+    make a second copy, and lost state can be rebuilt from the target."""
+    return f"superoffice-{context_identifier.lower()}-person-{person_id}"
+
+
+def _phones(person: PersonRecord, *, personal_first: bool) -> tuple[Phone, ...]:
+    personal = [(n, "cell") for n in person.mobile_phones] + [
+        (n, "home") for n in person.private_phones
+    ]
+    office = [(n, "work") for n in person.office_phones]
+    ordered = personal + office if personal_first else office + personal
+    seen: set[str] = set()
+    phones: list[Phone] = []
+    for number, kind in ordered:
+        number = number.strip()
+        if number and number not in seen:
+            seen.add(number)
+            phones.append(Phone(number=number, kind=kind, preferred=not phones))
+    return tuple(phones)
+
+
+def render_person(
+    *, person: PersonRecord, context_identifier: str, preferences: EffectivePreferences
+) -> ContactCard:
+    emails = tuple(dict.fromkeys(e.strip() for e in person.emails if e.strip()))
+    display_name = (
+        person.full_name.strip()
+        or (emails[0] if emails else "")
+        or person.company_name
+        or f"SuperOffice person {person.person_id}"
+    )
+    return ContactCard(
+        uid=contact_uid(context_identifier=context_identifier, person_id=person.person_id),
+        person_id=person.person_id,
+        display_name=display_name,
+        first_name=person.first_name,
+        middle_name=person.middle_name,
+        last_name=person.last_name,
+        salutation=person.salutation if preferences.sync_title else "",
+        job_title=person.job_title if preferences.sync_job_title else "",
+        organization=person.company_name,
+        department=person.department if preferences.sync_department else "",
+        emails=emails,
+        phones=_phones(person, personal_first=preferences.personal_phone_as_primary),
+        birthday=person.birth_date if preferences.sync_birthdays else None,
+    )

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import pytest
+
+from syncengine.reconciler import Mapped, MassDeleteGuard, SourceOutcome, reconcile
+from tests.syncengine.cards import card
+
+GUARD = MassDeleteGuard(max_percent=50, max_count=25)
+NO_GUARD = MassDeleteGuard(max_percent=100, max_count=10**9)
+A, S1, S2, FC, FP = (
+    "appointments",
+    "selection:1",
+    "selection:2",
+    "favourite_companies",
+    "favourite_persons",
+)
+
+
+def mapped(person_id: int, *keys: str, name: str = "") -> Mapped:
+    return Mapped(
+        person_id=person_id,
+        provenance=frozenset(keys),
+        content_hash=card(person_id, name=name).content_hash,
+    )
+
+
+def test_new_persons_are_created_once_whatever_number_of_sources_name_them() -> None:
+    result = reconcile(
+        mapped={},
+        outcomes=[
+            SourceOutcome(key=S1, person_ids=frozenset({1, 2})),
+            SourceOutcome(key=FP, person_ids=frozenset({2})),
+        ],
+        enabled=frozenset({S1, FP}),
+        cards={1: card(1), 2: card(2)},
+        guard=GUARD,
+    )
+
+    assert [(c.person_id, p) for c, p in result.creates] == [
+        (1, frozenset({S1})),
+        (2, frozenset({S1, FP})),
+    ]
+    assert result.deletes == []
+
+
+def test_an_unchanged_person_is_not_written() -> None:
+    result = reconcile(
+        mapped={1: mapped(1, S1)},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset({1}))],
+        enabled=frozenset({S1}),
+        cards={1: card(1)},
+        guard=GUARD,
+    )
+
+    assert result.writes == 0
+    assert result.unchanged == 1
+    assert result.provenance_only == {}
+
+
+def test_a_changed_person_is_updated() -> None:
+    result = reconcile(
+        mapped={1: mapped(1, S1)},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset({1}))],
+        enabled=frozenset({S1}),
+        cards={1: card(1, name="Renamed")},
+        guard=GUARD,
+    )
+
+    assert [(c.display_name, p) for c, p in result.updates] == [("Renamed", frozenset({S1}))]
+
+
+def test_a_source_read_gives_complete_membership() -> None:
+    # Person 2 left selection 1 but is a favourite: it keeps the contact.
+    result = reconcile(
+        mapped={1: mapped(1, S1), 2: mapped(2, S1, FP), 3: mapped(3, S1)},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset({1}))],
+        enabled=frozenset({S1, FP}),
+        cards={1: card(1)},
+        guard=NO_GUARD,
+    )
+
+    assert result.deletes == [3]
+    assert result.provenance_only == {2: frozenset({FP})}
+
+
+def test_sources_not_read_keep_their_persons() -> None:
+    result = reconcile(
+        mapped={1: mapped(1, S1), 2: mapped(2, A)},
+        outcomes=[SourceOutcome(key=A, person_ids=frozenset({2}))],
+        enabled=frozenset({A, S1}),
+        cards={2: card(2)},
+        guard=GUARD,
+    )
+
+    assert result.deletes == []
+    assert result.unchanged == 2
+
+
+def test_a_failed_source_changes_nothing_for_its_persons() -> None:
+    result = reconcile(
+        mapped={1: mapped(1, S1), 2: mapped(2, S1, FP)},
+        outcomes=[
+            SourceOutcome(key=S1, error="Selection “VIP” is dynamic now"),
+            SourceOutcome(key=FP, person_ids=frozenset()),
+        ],
+        enabled=frozenset({S1, FP}),
+        cards={},
+        guard=NO_GUARD,
+    )
+
+    assert result.deletes == []
+    assert result.provenance_only == {2: frozenset({S1})}
+
+
+def test_a_removed_source_loses_its_persons_even_unread() -> None:
+    result = reconcile(
+        mapped={1: mapped(1, S2), 2: mapped(2, S2, S1)},
+        outcomes=[],
+        enabled=frozenset({A, S1}),
+        cards={},
+        guard=GUARD,
+    )
+
+    assert result.deletes == [1]
+    assert result.provenance_only == {2: frozenset({S1})}
+
+
+def test_a_person_named_but_gone_from_superoffice_is_skipped() -> None:
+    result = reconcile(
+        mapped={},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset({1, 2}))],
+        enabled=frozenset({S1}),
+        cards={1: card(1)},
+        guard=GUARD,
+    )
+
+    assert [c.person_id for c, _ in result.creates] == [1]
+    assert result.missing == [2]
+
+
+def _many(count: int, *keys: str) -> dict[int, Mapped]:
+    return {pid: mapped(pid, *keys) for pid in range(1, count + 1)}
+
+
+@pytest.mark.parametrize(
+    ("synced", "dropped", "held"),
+    [
+        (100, 26, False),  # over 25 but not over 50 %
+        (40, 21, False),  # over 50 % but not over 25
+        (52, 26, False),  # exactly 50 %: not more than half
+        (50, 26, True),  # over both
+    ],
+)
+def test_mass_delete_guard_needs_both_thresholds(synced: int, dropped: int, held: bool) -> None:
+    kept = frozenset(range(dropped + 1, synced + 1))
+
+    result = reconcile(
+        mapped=_many(synced, S1),
+        outcomes=[SourceOutcome(key=S1, person_ids=kept)],
+        enabled=frozenset({S1}),
+        cards={},
+        guard=GUARD,
+    )
+
+    if held:
+        assert result.deletes == []
+        assert result.held_deletes == list(range(1, dropped + 1))
+        assert all(result.provenance_only[p] == frozenset() for p in result.held_deletes)
+    else:
+        assert result.deletes == list(range(1, dropped + 1))
+        assert result.held_deletes == []
+
+
+def test_deletions_from_a_removed_source_are_never_held() -> None:
+    result = reconcile(
+        mapped=_many(60, S2),
+        outcomes=[],
+        enabled=frozenset({A}),
+        cards={},
+        guard=GUARD,
+    )
+
+    assert len(result.deletes) == 60
+    assert result.held_deletes == []
+
+
+def test_held_persons_stay_held_until_named_again() -> None:
+    # Held in an earlier run: a contact with no provenance. Named again: kept.
+    result = reconcile(
+        mapped={1: mapped(1), 2: mapped(2)},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset({1}))],
+        enabled=frozenset({S1}),
+        cards={1: card(1)},
+        guard=GUARD,
+    )
+
+    assert result.provenance_only == {1: frozenset({S1})}
+    assert result.deletes == [2]
