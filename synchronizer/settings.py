@@ -206,6 +206,12 @@ SUPEROFFICE_CLIENT_ID = _secret("SUPEROFFICE_CLIENT_ID", debug_default="synchron
 SUPEROFFICE_CLIENT_SECRET = _secret(
     "SUPEROFFICE_CLIENT_SECRET", debug_default="synchronizer-demo-secret"
 )
+# SuperOffice allows 10 requests per second per tenant; the budget is shared by every
+# worker through Redis. 0 lifts it (benchmarks only).
+SUPEROFFICE_MAX_REQUESTS_PER_SECOND = env.int("SUPEROFFICE_MAX_REQUESTS_PER_SECOND", default=10)
+SUPEROFFICE_MAX_ATTEMPTS = env.int("SUPEROFFICE_MAX_ATTEMPTS", default=5)
+SUPEROFFICE_BACKOFF_BASE_SECONDS = env.float("SUPEROFFICE_BACKOFF_BASE_SECONDS", default=0.5)
+SUPEROFFICE_BACKOFF_CAP_SECONDS = env.float("SUPEROFFICE_BACKOFF_CAP_SECONDS", default=30.0)
 
 # --- Sign-in (django-allauth) ---------------------------------------------------------------
 

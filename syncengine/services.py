@@ -1,0 +1,346 @@
+"""Running the sync engine for one linked user: plan → read → reconcile → write → record."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ParamSpec
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from preferences.selectors import EffectivePreferences, effective_preferences_get
+from profiles.models import LinkedUser
+from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
+from syncengine.planner import PreferenceChange, RunPlan, plan_run
+from syncengine.reconciler import Mapped, MassDeleteGuard, Reconciliation, SourceOutcome, reconcile
+from syncengine.rendering import ContactCard, render_person
+from syncengine.sources import (
+    APPOINTMENTS_KEY,
+    FAVOURITE_COMPANIES_KEY,
+    FAVOURITE_PERSONS_KEY,
+    selection_id_of,
+    source_label,
+)
+from syncengine.superoffice import reads
+from syncengine.superoffice.client import SuperOfficeClient
+from syncengine.superoffice.errors import SignInNeeded, SuperOfficeError
+from syncengine.superoffice.records import SyncWindow
+from syncengine.targets.base import ContactExists, ContactGone, Target, TargetError
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+# Mapping rows and progress are written in batches: a crash between a target write and
+# its batch is harmless, because our deterministic UIDs let the next run adopt the card.
+WRITE_BATCH_SIZE = 200
+
+
+def sync_window_for(*, linked_user: LinkedUser, now: datetime) -> SyncWindow:
+    profile = linked_user.profile
+    return SyncWindow(
+        start=now - timedelta(days=profile.sync_window_days_back),
+        end=now + timedelta(days=profile.sync_window_days_ahead),
+    )
+
+
+def run_kinds(run: SyncRun) -> set[RunKind]:
+    """The kinds a run stands for: its own, plus those of requests merged into it."""
+    merged = run.trigger.get("merged_kinds", [])
+    return {RunKind(run.kind), *(RunKind(kind) for kind in merged)}
+
+
+def run_preference_change(run: SyncRun) -> PreferenceChange | None:
+    change = run.trigger.get("preference_change")
+    return PreferenceChange.from_json(change) if change else None
+
+
+def read_source(
+    *, key: str, client: SuperOfficeClient, linked_user: LinkedUser, window: SyncWindow
+) -> frozenset[int]:
+    """The complete membership of one source, as SuperOffice person ids."""
+    associate_id = linked_user.associate_id
+    if key == APPOINTMENTS_KEY:
+        return reads.appointment_person_ids(client=client, associate_id=associate_id, window=window)
+    if key == FAVOURITE_COMPANIES_KEY:
+        companies = reads.favourite_company_ids(client=client, associate_id=associate_id)
+        return reads.person_ids_at_companies(client=client, company_ids=companies)
+    if key == FAVOURITE_PERSONS_KEY:
+        return reads.favourite_person_ids(client=client, associate_id=associate_id)
+    return reads.selection_member_person_ids(client=client, selection_id=selection_id_of(key))
+
+
+@dataclass
+class _Writer:
+    """Applies a reconciliation to the target, keeping the mapping table and the run's
+    counts and progress in step."""
+
+    run: SyncRun
+    target: Target
+    existing: dict[int, PersonMapping]
+    pending_creates: list[PersonMapping] = field(default_factory=list)
+    pending_updates: list[PersonMapping] = field(default_factory=list)
+    pending_deletes: list[int] = field(default_factory=list)
+    done_since_flush: int = 0
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
+    )
+    failures: list[str] = field(default_factory=list)
+
+    def create(self, card: ContactCard, provenance: frozenset[str]) -> None:
+        try:
+            written = self.target.create(card=card)
+        except ContactExists as exists:
+            # Ours from an earlier attempt whose mapping was lost: adopt it, then update.
+            written = self.target.update(
+                ref=exists.existing.ref, etag=exists.existing.etag, card=card
+            )
+        self.pending_creates.append(
+            PersonMapping(
+                linked_user_id=self.run.linked_user_id,
+                person_id=card.person_id,
+                provenance=sorted(provenance),
+                target_uid=card.uid,
+                target_ref=written.ref,
+                etag=written.etag,
+                content_hash=card.content_hash,
+            )
+        )
+        self.counts["created"] += 1
+
+    def update(self, card: ContactCard, provenance: frozenset[str]) -> None:
+        mapping = self.existing[card.person_id]
+        try:
+            written = self.target.update(ref=mapping.target_ref, etag=mapping.etag, card=card)
+        except ContactGone:
+            # Someone deleted our contact in the mailbox: the CRM still wants it there.
+            try:
+                written = self.target.create(card=card)
+            except ContactExists as exists:
+                written = self.target.update(
+                    ref=exists.existing.ref, etag=exists.existing.etag, card=card
+                )
+        mapping.provenance = sorted(provenance)
+        mapping.target_ref, mapping.etag = written.ref, written.etag
+        mapping.content_hash = card.content_hash
+        self.pending_updates.append(mapping)
+        self.counts["updated"] += 1
+
+    def delete(self, person_id: int) -> None:
+        mapping = self.existing[person_id]
+        # Already gone from the mailbox: nothing left to delete.
+        with contextlib.suppress(ContactGone):
+            self.target.delete(ref=mapping.target_ref, etag=mapping.etag, uid=mapping.target_uid)
+        self.pending_deletes.append(mapping.pk)
+        self.counts["deleted"] += 1
+
+    def apply(
+        self, label: str, operation: Callable[P, None], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Run one write; a write the target refuses for now is counted, and the run goes on."""
+        try:
+            operation(*args, **kwargs)
+        except TargetError as error:
+            if error.permanent:
+                raise
+            self.counts["failed"] += 1
+            self.failures.append(f"{label}: {error}")
+            logger.warning("target write failed", extra={"run": str(self.run.code), "op": label})
+        self.done_since_flush += 1
+        if self.done_since_flush >= WRITE_BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        with transaction.atomic():
+            PersonMapping.objects.bulk_create(self.pending_creates)
+            PersonMapping.objects.bulk_update(
+                self.pending_updates,
+                ["provenance", "target_ref", "etag", "content_hash", "updated_at"],
+            )
+            PersonMapping.objects.filter(pk__in=self.pending_deletes).delete()
+            SyncRun.objects.filter(pk=self.run.pk).update(
+                progress_done=F("progress_done") + self.done_since_flush,
+                heartbeat_at=timezone.now(),
+            )
+        self.pending_creates, self.pending_updates, self.pending_deletes = [], [], []
+        self.done_since_flush = 0
+
+
+def _load_sources(
+    *,
+    plan: RunPlan,
+    client: SuperOfficeClient,
+    linked_user: LinkedUser,
+    preferences: EffectivePreferences,
+    window: SyncWindow,
+) -> list[SourceOutcome]:
+    outcomes: list[SourceOutcome] = []
+    for key in sorted(plan.evaluate):
+        try:
+            person_ids = read_source(key=key, client=client, linked_user=linked_user, window=window)
+        except SignInNeeded:
+            raise
+        except SuperOfficeError as error:
+            label = source_label(key, preferences)
+            outcomes.append(SourceOutcome(key=key, error=f"{label}: {error}"))
+        else:
+            outcomes.append(SourceOutcome(key=key, person_ids=person_ids))
+    return outcomes
+
+
+def _finish(run: SyncRun, *, status: str, error_text: str = "") -> SyncRun:
+    run.status = status
+    run.error_text = error_text
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error_text", "finished_at", "warnings"])
+    return run
+
+
+def sync_run_execute(
+    *, run: SyncRun, client: SuperOfficeClient, target: Target, now: datetime | None = None
+) -> SyncRun:
+    """Run the engine for the run's linked user and record what happened on the run."""
+    now = now or timezone.now()
+    linked_user = run.linked_user
+    profile = linked_user.profile
+    run.status, run.started_at, run.heartbeat_at = RunStatus.RUNNING, now, now
+    run.save(update_fields=["status", "started_at", "heartbeat_at"])
+    started = time.monotonic()
+
+    preferences = effective_preferences_get(linked_user=linked_user)
+    plan = plan_run(
+        kinds=run_kinds(run), preferences=preferences, preference_change=run_preference_change(run)
+    )
+    window = sync_window_for(linked_user=linked_user, now=now)
+    try:
+        outcomes = _load_sources(
+            plan=plan,
+            client=client,
+            linked_user=linked_user,
+            preferences=preferences,
+            window=window,
+        )
+        named = frozenset().union(*(o.person_ids for o in outcomes if o.ok))
+        persons = reads.persons_by_ids(client=client, person_ids=named) if named else {}
+    except SignInNeeded as error:
+        return _finish(
+            run,
+            status=RunStatus.FAILED,
+            error_text=f"SuperOffice needs {linked_user.email} to sign in again: {error}",
+        )
+    except SuperOfficeError as error:
+        return _finish(
+            run,
+            status=RunStatus.FAILED,
+            error_text=f"SuperOffice could not be read, so nothing was changed: {error}",
+        )
+    run.warnings = [{"source": o.key, "message": o.error} for o in outcomes if o.error is not None]
+    if outcomes and not any(o.ok for o in outcomes):
+        return _finish(
+            run,
+            status=RunStatus.FAILED,
+            error_text="No source could be read from SuperOffice, so nothing was changed.",
+        )
+
+    context_identifier = linked_user.tenant.context_identifier
+    cards = {
+        person_id: render_person(
+            person=person, context_identifier=context_identifier, preferences=preferences
+        )
+        for person_id, person in persons.items()
+    }
+    existing = {m.person_id: m for m in PersonMapping.objects.filter(linked_user=linked_user)}
+    reconciliation = reconcile(
+        mapped={
+            pid: Mapped(
+                person_id=pid, provenance=frozenset(m.provenance), content_hash=m.content_hash
+            )
+            for pid, m in existing.items()
+        },
+        outcomes=outcomes,
+        enabled=plan.enabled,
+        cards=cards,
+        guard=MassDeleteGuard(
+            max_percent=profile.mass_delete_max_percent, max_count=profile.mass_delete_max_count
+        ),
+    )
+    error_text = _write(run=run, target=target, existing=existing, reconciliation=reconciliation)
+    logger.info(
+        "sync run finished",
+        extra={"run": str(run.code), "seconds": round(time.monotonic() - started, 3)},
+    )
+    run.refresh_from_db(fields=["progress_done", "heartbeat_at"])
+    if error_text:
+        status = RunStatus.FAILED
+    elif reconciliation.held_deletes:
+        status = RunStatus.NEEDS_CONFIRMATION
+    elif run.warnings or run.failed_count:
+        status = RunStatus.PARTIAL
+    else:
+        status = RunStatus.SUCCEEDED
+    return _finish(run, status=status, error_text=error_text)
+
+
+def _write(
+    *,
+    run: SyncRun,
+    target: Target,
+    existing: dict[int, PersonMapping],
+    reconciliation: Reconciliation,
+) -> str:
+    """Apply the reconciliation; returns error text when the target refused us for good."""
+    run.progress_total = reconciliation.writes
+    run.unchanged_count = reconciliation.unchanged
+    run.held_deletions = sorted(reconciliation.held_deletes)
+    run.save(update_fields=["progress_total", "unchanged_count", "held_deletions"])
+    writer = _Writer(run=run, target=target, existing=existing)
+    error_text = ""
+    try:
+        for card, provenance in reconciliation.creates:
+            writer.apply(card.display_name, writer.create, card, provenance)
+        for card, provenance in reconciliation.updates:
+            writer.apply(card.display_name, writer.update, card, provenance)
+        for person_id in reconciliation.deletes:
+            writer.apply(f"person {person_id}", writer.delete, person_id)
+    except TargetError as error:
+        error_text = f"The address book refused our changes: {error}"
+    finally:
+        writer.flush()
+        for person_id, provenance in reconciliation.provenance_only.items():
+            PersonMapping.objects.filter(pk=existing[person_id].pk).update(
+                provenance=sorted(provenance)
+            )
+        SyncRun.objects.filter(pk=run.pk).update(
+            created_count=writer.counts["created"],
+            updated_count=writer.counts["updated"],
+            deleted_count=writer.counts["deleted"],
+            failed_count=writer.counts["failed"],
+        )
+        run.created_count = writer.counts["created"]
+        run.updated_count = writer.counts["updated"]
+        run.deleted_count = writer.counts["deleted"]
+        run.failed_count = writer.counts["failed"]
+        run.warnings += [{"source": "target", "message": m} for m in writer.failures[:50]]
+    return error_text
+
+
+def sync_run_apply_held_deletions(*, run: SyncRun, target: Target) -> int:
+    """Delete what the mass-delete guard held, for persons still named by no source."""
+    still_unwanted = PersonMapping.objects.filter(
+        linked_user_id=run.linked_user_id, person_id__in=run.held_deletions, provenance=[]
+    )
+    existing = {m.person_id: m for m in still_unwanted}
+    SyncRun.objects.filter(pk=run.pk).update(progress_total=F("progress_total") + len(existing))
+    writer = _Writer(run=run, target=target, existing=existing)
+    for person_id in existing:
+        writer.apply(f"person {person_id}", writer.delete, person_id)
+    writer.flush()
+    SyncRun.objects.filter(pk=run.pk).update(
+        held_deletions=[], deleted_count=F("deleted_count") + writer.counts["deleted"]
+    )
+    return writer.counts["deleted"]
