@@ -6,6 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from profiles.models import LinkedUser, SyncProfile, TargetKind, Tenant
+from profiles.signals import link_readiness_changed
+
+
+def _readiness_may_have_changed(linked_user: LinkedUser) -> None:
+    link_readiness_changed.send(sender=LinkedUser, linked_user_id=linked_user.pk)
 
 
 def profile_create(
@@ -53,6 +58,7 @@ def linked_user_link(
     )
     linked_user.full_clean()
     linked_user.save()
+    _readiness_may_have_changed(linked_user)
     return linked_user
 
 
@@ -76,3 +82,12 @@ def linked_user_undelete(*, linked_user: LinkedUser) -> None:
             f"“{clash.profile}” now. Delete that link first."
         )
     linked_user.undelete()
+    _readiness_may_have_changed(linked_user)
+
+
+def linked_user_set_enabled(*, linked_user: LinkedUser, enabled: bool) -> None:
+    """Disable (a leaver, a pause) or enable again; disabled links never run."""
+    linked_user.is_enabled = enabled
+    linked_user.save(update_fields=["is_enabled"])
+    if enabled:
+        _readiness_may_have_changed(linked_user)

@@ -1,7 +1,7 @@
 """Starts the whole demo on this machine and stops it on Ctrl-C.
 
 Run through scripts/demo, which provides the virtual environment and REDIS_URL.
-Ports: DEMO_WEB_PORT (8000), SANDBOX_PORT (8001), FLOWER_PORT (5555).
+Ports: DEMO_WEB_PORT (8000), SANDBOX_PORT (8001), RADICALE_PORT (5232), FLOWER_PORT (5555).
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from devservers.radicale import RadicaleProcess  # noqa: E402 - needs the path above
+
 STATE = REPO / ".demo"
+# The sandbox's associates of Cust10001 the demo links, with their demo CardDAV passwords.
+DEMO_USERS = [
+    (1, "ingrid.haugen@nordlys-demo.example", "ingrid-demo", "administrator"),
+    (2, "ola.berg@nordlys-demo.example", "ola-demo", "user"),
+]
 PYTHON = sys.executable
 OPERATOR_PASSWORD = "operator-demo"  # noqa: S105 - a local demo account, printed on screen
 
@@ -63,77 +72,48 @@ def main() -> int:
     subprocess.run(  # noqa: S603
         [*manage, "shell", "-c", _OPERATOR_SNIPPET], env=env, check=True
     )
+    radicale = RadicaleProcess(
+        port=int(os.environ.get("RADICALE_PORT", "5232")), data_dir=STATE / "radicale"
+    )
+    radicale.start()
+    for _, email, password, _ in DEMO_USERS:
+        radicale.add_user(email, password)
 
+    celery = [PYTHON, "-m", "celery", "-A", "synchronizer"]
     commands: dict[str, list[str]] = {
+        "sandbox": [PYTHON, "-m", "sandbox", "--host", "127.0.0.1", "--port", sandbox_port,
+                    "--data-dir", str(STATE / "sandbox")],
         "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
-        "worker": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "synchronizer",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "2",
-        ],
-        "beat": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "synchronizer",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(STATE / "celerybeat-schedule"),
-        ],
-        "flower": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "synchronizer",
-            "flower",
-            f"--port={flower_port}",
-            "--address=127.0.0.1",
-        ],
-    }
-    if (REPO / "sandbox" / "__main__.py").is_file():
-        commands["sandbox"] = [
-            PYTHON,
-            "-m",
-            "sandbox",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            sandbox_port,
-            "--data-dir",
-            str(STATE / "sandbox"),
-        ]
+        "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
+        "beat": [*celery, "beat", "--loglevel", "INFO",
+                 "--schedule", str(STATE / "celerybeat-schedule")],
+        "flower": [*celery, "flower", f"--port={flower_port}", "--address=127.0.0.1"],
+    }  # fmt: skip
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():
             processes[name] = subprocess.Popen(command, cwd=REPO, env=env)  # noqa: S603
         _wait_for(f"http://127.0.0.1:{web_port}/", name="web", process=processes["web"])
-        if "sandbox" in processes:
-            _wait_for(
-                f"http://127.0.0.1:{sandbox_port}/login/.well-known/openid-configuration",
-                name="sandbox",
-                process=processes["sandbox"],
-            )
-        print(
-            _banner(
-                web_port=web_port,
-                sandbox_port=sandbox_port,
-                flower_port=flower_port,
-                with_sandbox="sandbox" in processes,
-            ),
-            flush=True,
+        _wait_for(
+            f"http://127.0.0.1:{sandbox_port}/login/.well-known/openid-configuration",
+            name="sandbox",
+            process=processes["sandbox"],
         )
+        links = [f"--link={i},{email},{password}" for i, email, password, _ in DEMO_USERS]
+        subprocess.run(  # noqa: S603
+            [*manage, "demo_seed", f"--superoffice-url=http://127.0.0.1:{sandbox_port}",
+             f"--carddav-url={radicale.url}", *links],
+            env=env,
+            check=True,
+        )  # fmt: skip
+        banner = _banner(
+            web_port=web_port,
+            sandbox_port=sandbox_port,
+            flower_port=flower_port,
+            radicale_url=radicale.url,
+        )
+        print(banner, flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(process.poll() is None for process in processes.values()):
             time.sleep(0.5)
@@ -143,6 +123,7 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        radicale.stop()
         for process in processes.values():
             if process.poll() is None:
                 process.terminate()
@@ -162,21 +143,25 @@ operator.save()
 """
 
 
-def _banner(*, web_port: str, sandbox_port: str, flower_port: str, with_sandbox: bool) -> str:
-    lines = [
-        "",
-        "Synchronizer demo is running. Ctrl-C stops everything.",
-        f"  Synchronizer          http://127.0.0.1:{web_port}/",
-        f"  Health                http://127.0.0.1:{web_port}/health/",
-        f"  Django admin          http://127.0.0.1:{web_port}/django-admin/  "
-        f"(operator / {OPERATOR_PASSWORD})",
-        f"  Flower (Celery)       http://127.0.0.1:{flower_port}/",
-    ]
-    if with_sandbox:
-        lines += [
-            f"  SuperOffice sandbox   http://127.0.0.1:{sandbox_port}/_sandbox/admin/",
-        ]
-    return "\n".join(lines) + "\n"
+def _banner(*, web_port: str, sandbox_port: str, flower_port: str, radicale_url: str) -> str:
+    users = "\n".join(
+        f"      {email:<40} ({role}; CardDAV password {password})"
+        for _, email, password, role in DEMO_USERS
+    )
+    return f"""
+Synchronizer demo is running. Ctrl-C stops everything.
+
+  Synchronizer          http://127.0.0.1:{web_port}/
+    Click "Login with SuperOffice" and pick one of the sandbox's people:
+{users}
+    Their first sync starts when they sign in; watch the cards arrive in Radicale.
+  Radicale (CardDAV)    {radicale_url}   (log in with the e-mail and CardDAV password)
+  SuperOffice sandbox   http://127.0.0.1:{sandbox_port}/_sandbox/admin/   (change CRM data live)
+  Flower (Celery)       http://127.0.0.1:{flower_port}/
+  Health                http://127.0.0.1:{web_port}/health/
+  Django admin          http://127.0.0.1:{web_port}/django-admin/   (operator / {OPERATOR_PASSWORD})
+  Sync one user now     .venv/bin/python manage.py sync_user ingrid.haugen@nordlys-demo.example
+"""
 
 
 if __name__ == "__main__":

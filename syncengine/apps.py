@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class SyncengineConfig(AppConfig):
     name = "syncengine"
     verbose_name = "Sync engine"
+
+    def ready(self) -> None:
+        from syncengine import receivers  # noqa: F401 - connects the signal receivers

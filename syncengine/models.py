@@ -128,3 +128,27 @@ class PersonMapping(models.Model):
 
     def __str__(self) -> str:
         return f"Person {self.person_id} for {self.linked_user}"
+
+
+class SyncSchedule(models.Model):
+    """When a linked user's next regular and housekeeping runs are due.
+
+    Created when the user's first run is queued; the dispatcher reads only these rows.
+    The first due times carry a per-user offset, so users do not all run in the same
+    minute, and each later time moves on by exactly one interval.
+    """
+
+    linked_user = models.OneToOneField(
+        LinkedUser, on_delete=models.CASCADE, related_name="sync_schedule"
+    )
+    next_regular_at = models.DateTimeField()
+    next_housekeeping_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["next_regular_at"], name="schedule_regular_due"),
+            models.Index(fields=["next_housekeeping_at"], name="schedule_housekeeping_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Schedule of {self.linked_user}"

@@ -29,7 +29,7 @@ from syncengine.sources import (
 )
 from syncengine.superoffice import reads
 from syncengine.superoffice.client import SuperOfficeClient
-from syncengine.superoffice.errors import SignInNeeded, SuperOfficeError
+from syncengine.superoffice.errors import SignInNeeded, SuperOfficeError, TransientError
 from syncengine.superoffice.records import SyncWindow
 from syncengine.targets.base import ContactExists, ContactGone, Target, TargetError
 
@@ -47,6 +47,10 @@ def sync_window_for(*, linked_user: LinkedUser, now: datetime) -> SyncWindow:
         start=now - timedelta(days=profile.sync_window_days_back),
         end=now + timedelta(days=profile.sync_window_days_ahead),
     )
+
+
+# Runs that read every source the user has, so they can rebuild lost mapping state.
+FULL_READ_KINDS = frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING})
 
 
 def run_kinds(run: SyncRun) -> set[RunKind]:
@@ -83,6 +87,9 @@ class _Writer:
     run: SyncRun
     target: Target
     existing: dict[int, PersonMapping]
+    # Called after every write with (done, total), e.g. for a progress bar.
+    on_progress: Callable[[int, int], None] | None = None
+    done: int = 0
     pending_creates: list[PersonMapping] = field(default_factory=list)
     pending_updates: list[PersonMapping] = field(default_factory=list)
     pending_deletes: list[int] = field(default_factory=list)
@@ -152,6 +159,9 @@ class _Writer:
             self.failures.append(f"{label}: {error}")
             logger.warning("target write failed", extra={"run": str(self.run.code), "op": label})
         self.done_since_flush += 1
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.run.progress_total)
         if self.done_since_flush >= WRITE_BATCH_SIZE:
             self.flush()
 
@@ -178,19 +188,22 @@ def _load_sources(
     linked_user: LinkedUser,
     preferences: EffectivePreferences,
     window: SyncWindow,
-) -> list[SourceOutcome]:
+) -> tuple[list[SourceOutcome], bool]:
+    """Every planned source's outcome, and whether every failure was transient."""
     outcomes: list[SourceOutcome] = []
+    only_transient = True
     for key in sorted(plan.evaluate):
         try:
             person_ids = read_source(key=key, client=client, linked_user=linked_user, window=window)
         except SignInNeeded:
             raise
         except SuperOfficeError as error:
+            only_transient = only_transient and isinstance(error, TransientError)
             label = source_label(key, preferences)
             outcomes.append(SourceOutcome(key=key, error=f"{label}: {error}"))
         else:
             outcomes.append(SourceOutcome(key=key, person_ids=person_ids))
-    return outcomes
+    return outcomes, only_transient
 
 
 def _finish(run: SyncRun, *, status: str, error_text: str = "") -> SyncRun:
@@ -202,9 +215,17 @@ def _finish(run: SyncRun, *, status: str, error_text: str = "") -> SyncRun:
 
 
 def sync_run_execute(
-    *, run: SyncRun, client: SuperOfficeClient, target: Target, now: datetime | None = None
+    *,
+    run: SyncRun,
+    client: SuperOfficeClient,
+    target: Target,
+    now: datetime | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SyncRun:
-    """Run the engine for the run's linked user and record what happened on the run."""
+    """Run the engine for the run's linked user and record what happened on the run.
+
+    When SuperOffice could not be read at all for a passing reason, the run is recorded
+    as failed and the TransientError goes on to the caller, which may try again."""
     now = now or timezone.now()
     linked_user = run.linked_user
     profile = linked_user.profile
@@ -218,7 +239,7 @@ def sync_run_execute(
     )
     window = sync_window_for(linked_user=linked_user, now=now)
     try:
-        outcomes = _load_sources(
+        outcomes, only_transient = _load_sources(
             plan=plan,
             client=client,
             linked_user=linked_user,
@@ -234,18 +255,24 @@ def sync_run_execute(
             error_text=f"SuperOffice needs {linked_user.email} to sign in again: {error}",
         )
     except SuperOfficeError as error:
-        return _finish(
+        _finish(
             run,
             status=RunStatus.FAILED,
             error_text=f"SuperOffice could not be read, so nothing was changed: {error}",
         )
+        if isinstance(error, TransientError):
+            raise
+        return run
     run.warnings = [{"source": o.key, "message": o.error} for o in outcomes if o.error is not None]
     if outcomes and not any(o.ok for o in outcomes):
-        return _finish(
+        _finish(
             run,
             status=RunStatus.FAILED,
             error_text="No source could be read from SuperOffice, so nothing was changed.",
         )
+        if only_transient:
+            raise TransientError(run.error_text)
+        return run
 
     context_identifier = linked_user.tenant.context_identifier
     cards = {
@@ -255,6 +282,8 @@ def sync_run_execute(
         for person_id, person in persons.items()
     }
     existing = {m.person_id: m for m in PersonMapping.objects.filter(linked_user=linked_user)}
+    if not existing and run_kinds(run) & FULL_READ_KINDS:
+        existing = mappings_rebuild_from_marks(run=run, target=target, provenance=plan.enabled)
     reconciliation = reconcile(
         mapped={
             pid: Mapped(
@@ -269,7 +298,13 @@ def sync_run_execute(
             max_percent=profile.mass_delete_max_percent, max_count=profile.mass_delete_max_count
         ),
     )
-    error_text = _write(run=run, target=target, existing=existing, reconciliation=reconciliation)
+    error_text = _write(
+        run=run,
+        target=target,
+        existing=existing,
+        reconciliation=reconciliation,
+        on_progress=on_progress,
+    )
     logger.info(
         "sync run finished",
         extra={"run": str(run.code), "seconds": round(time.monotonic() - started, 3)},
@@ -292,13 +327,14 @@ def _write(
     target: Target,
     existing: dict[int, PersonMapping],
     reconciliation: Reconciliation,
+    on_progress: Callable[[int, int], None] | None,
 ) -> str:
     """Apply the reconciliation; returns error text when the target refused us for good."""
     run.progress_total = reconciliation.writes
     run.unchanged_count = reconciliation.unchanged
     run.held_deletions = sorted(reconciliation.held_deletes)
     run.save(update_fields=["progress_total", "unchanged_count", "held_deletions"])
-    writer = _Writer(run=run, target=target, existing=existing)
+    writer = _Writer(run=run, target=target, existing=existing, on_progress=on_progress)
     error_text = ""
     try:
         for card, provenance in reconciliation.creates:
@@ -327,6 +363,36 @@ def _write(
         run.failed_count = writer.counts["failed"]
         run.warnings += [{"source": "target", "message": m} for m in writer.failures[:50]]
     return error_text
+
+
+def mappings_rebuild_from_marks(
+    *, run: SyncRun, target: Target, provenance: frozenset[str]
+) -> dict[int, PersonMapping]:
+    """Our mapping rows are gone (a wiped table, a user linked again) but our contacts
+    may not be: take back every contact that carries our mark.
+
+    Each gets every source the user has as provenance, so a run that reads them all
+    (first run, housekeeping) keeps exactly the persons still named; the empty hash
+    makes the run rewrite them once with fresh etags.
+    """
+    rebuilt = [
+        PersonMapping(
+            linked_user_id=run.linked_user_id,
+            person_id=own.person_id,
+            provenance=sorted(provenance),
+            target_uid=own.uid,
+            target_ref=own.ref,
+            etag=own.etag,
+            content_hash="",
+        )
+        for own in {contact.person_id: contact for contact in target.list_own()}.values()
+    ]
+    if rebuilt:
+        logger.info(
+            "mapping rebuilt from marks", extra={"run": str(run.code), "count": len(rebuilt)}
+        )
+        PersonMapping.objects.bulk_create(rebuilt, ignore_conflicts=True)
+    return {m.person_id: m for m in PersonMapping.objects.filter(linked_user_id=run.linked_user_id)}
 
 
 def sync_run_apply_held_deletions(*, run: SyncRun, target: Target) -> int:

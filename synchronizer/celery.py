@@ -15,6 +15,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # Every minute: queue the regular (15 min) and housekeeping (24 h) runs that are due.
+    "dispatch-due-runs": {
+        "task": "syncengine.tasks.sync_dispatch_task",
+        "schedule": crontab(),
+    },
     # Every minute (https://crontab.guru/#*_*_*_*_*): proves to the health check that
     # beat is alive and that a worker consumes the queue.
     "beat-heartbeat": {

@@ -11,7 +11,23 @@ import pytest
 from profiles.models import Environment, LinkedUser, SyncProfile, Tenant, User
 from profiles.services import linked_user_link, profile_create
 
-pytest_plugins = ["tests.plugins.sandbox"]
+pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.worker", "tests.plugins.radicale"]
+
+
+@pytest.fixture(autouse=True)
+def published_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Run ids whose task would have reached the broker (after commit).
+
+    Tests never leave messages in the shared Redis queue; a test that wants a real
+    worker to run them uses the `celery_worker` fixture, which publishes for real.
+    """
+    sent: list[int] = []
+    if "celery_worker" not in request.fixturenames:
+        from syncengine import tasks
+
+        monkeypatch.setattr(tasks.sync_run_task, "delay", sent.append)
+        monkeypatch.setattr(tasks.sync_run_apply_held_deletions_task, "delay", sent.append)
+    return sent
 
 
 @pytest.fixture

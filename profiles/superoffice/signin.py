@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from profiles.models import LinkedUser, SuperOfficeToken, Tenant, User
+from profiles.signals import link_readiness_changed
 from profiles.superoffice.claims import SuperOfficeIdentity
 from profiles.superoffice.environments import superoffice_environment_name
 
@@ -74,3 +75,5 @@ def sign_in_record(
     LinkedUser.objects.filter(
         tenant=tenant, associate_id=identity.associate_id, user__isnull=True
     ).update(user=user)
+    for linked_user_id in LinkedUser.objects.alive().filter(user=user).values_list("pk", flat=True):
+        link_readiness_changed.send(sender=LinkedUser, linked_user_id=linked_user_id)

@@ -36,7 +36,7 @@ from syncengine.superoffice.errors import (
 from syncengine.superoffice.ratelimit import RateLimiter, rate_limiter_from_settings
 
 if TYPE_CHECKING:
-    from profiles.models import LinkedUser
+    from profiles.models import LinkedUser, User
 
 TokenProvider = Callable[[bool], str]
 """Returns an access token; called with True after SuperOffice refused the last one."""
@@ -435,7 +435,16 @@ class SuperOfficeClient:
 
 
 def superoffice_client_for_linked_user(*, linked_user: LinkedUser) -> SuperOfficeClient:
-    """A client that reads the linked user's tenant with the user's own token.
+    """A client that reads the linked user's tenant with the user's own token."""
+    if linked_user.user is None:
+        raise SignInNeeded(
+            f"Waiting for sign-in: {linked_user.email} has not signed in with SuperOffice yet."
+        )
+    return superoffice_client_for_user(user=linked_user.user)
+
+
+def superoffice_client_for_user(*, user: User) -> SuperOfficeClient:
+    """A client that reads the user's tenant with the user's own token.
 
     The token service's errors become the engine's: a refused refresh means the user must
     sign in again (permanent); an unreachable login service is transient. A tenant moved
@@ -448,16 +457,16 @@ def superoffice_client_for_linked_user(*, linked_user: LinkedUser) -> SuperOffic
     from profiles.superoffice.tokens import (
         SignInRequired,
         SuperOfficeUnavailable,
-        superoffice_access_token_for_linked_user,
+        superoffice_access_token_get,
     )
 
-    tenant = linked_user.tenant
+    tenant = user.tenant
+    if tenant is None:
+        raise PermanentError(f"{user} is not a user of any SuperOffice tenant.")
 
     def token_provider(force_refresh: bool) -> str:
         try:
-            return superoffice_access_token_for_linked_user(
-                linked_user=linked_user, force_refresh=force_refresh
-            )
+            return superoffice_access_token_get(user=user, force_refresh=force_refresh)
         except SignInRequired as error:
             raise SignInNeeded(str(error)) from error
         except SuperOfficeUnavailable as error:

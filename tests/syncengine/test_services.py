@@ -28,6 +28,7 @@ from syncengine.planner import PreferenceChange
 from syncengine.services import sync_run_apply_held_deletions, sync_run_execute, sync_window_for
 from syncengine.superoffice import reads
 from syncengine.superoffice.client import superoffice_client_for_linked_user
+from syncengine.superoffice.errors import TransientError
 from syncengine.targets.memory import RecordingTarget
 
 TENANT = "Cust10001"
@@ -418,8 +419,11 @@ def test_superoffice_down_changes_nothing_and_says_so(
     before = set(target.person_ids)
     sandbox.set_maintenance(tenant=TENANT)
 
-    run = run_sync(RunKind.REGULAR)
+    # A passing failure goes on to the caller (the task retries the run later).
+    with pytest.raises(TransientError):
+        run_sync(RunKind.REGULAR)
 
+    run = SyncRun.objects.latest("queued_at")
     assert run.status == RunStatus.FAILED
     assert "nothing was changed" in run.error_text
     assert target.person_ids == before
@@ -515,3 +519,21 @@ def test_inherited_selections_from_the_profile_are_synced(
     run_sync(RunKind.FIRST)
 
     assert read(ingrid_link, "selection", selection_id=4) <= target.person_ids
+
+
+def test_a_wiped_mapping_table_is_rebuilt_from_our_marks(
+    ingrid_link: LinkedUser, run_sync: Runner, target: RecordingTarget, read: Callable[..., Any]
+) -> None:
+    _set(ingrid_link, static_selections=[KEY_CUSTOMERS])
+    run_sync(RunKind.FIRST)
+    synced = set(target.person_ids)
+    PersonMapping.objects.all().delete()
+
+    run = run_sync(RunKind.HOUSEKEEPING)
+
+    assert target.person_ids == synced
+    assert len(target.contacts) == len(synced)  # no second copy
+    assert run.created_count == 0
+    assert set(_provenance(ingrid_link)) == synced
+    customers = read(ingrid_link, "selection", selection_id=1)
+    assert all("selection:1" in _provenance(ingrid_link)[p] for p in customers)

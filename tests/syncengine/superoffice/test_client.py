@@ -415,10 +415,9 @@ def test_a_linked_user_who_never_signed_in_needs_to_sign_in(
 ) -> None:
     LinkedUser.objects.filter(pk=ingrid_link.pk).update(user=None)
     ingrid_link.refresh_from_db()
-    client = superoffice_client_for_linked_user(linked_user=ingrid_link)
 
     with pytest.raises(SignInNeeded, match="has not signed in"):
-        client.get_json("User/currentPrincipal")
+        superoffice_client_for_linked_user(linked_user=ingrid_link)
 
 
 def test_an_unreachable_login_service_is_transient(

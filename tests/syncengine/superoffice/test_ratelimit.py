@@ -109,12 +109,6 @@ def test_the_limit_comes_from_settings(settings: SettingsWrapper) -> None:
     assert rate_limiter_from_settings().per_second == 0
 
 
-def test_the_limit_comes_from_settings(settings: SettingsWrapper) -> None:
-    settings.SUPEROFFICE_MAX_REQUESTS_PER_SECOND = 7
-
-    assert rate_limiter_from_settings().per_second == 7
-
-
 def test_the_default_limit_is_superoffices_ten_per_second() -> None:
     from synchronizer import settings as project_settings
 

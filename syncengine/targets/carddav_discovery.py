@@ -1,0 +1,210 @@
+"""Finding a user's address book on a CardDAV server (RFC 6764 §6, RFC 6352 §7).
+
+From a server URL: `/.well-known/carddav` (redirects followed) or the URL itself →
+`DAV:current-user-principal` → `CARDDAV:addressbook-home-set` → the first address book
+in the home. We create none in production: a mailbox without an address book is an error
+its owner can fix; `carddav_addressbook_create` exists for tests and the demo's seeding.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urljoin, urlsplit
+
+import requests
+from django.utils import timezone
+
+from syncengine.targets.carddav import (
+    CARDDAV,
+    DAV,
+    DEFAULT_TIMEOUT_SECONDS,
+    XML_CONTENT_TYPE,
+    DavResponse,
+    dav_session,
+    multistatus_parse,
+    propfind_body,
+)
+
+if TYPE_CHECKING:
+    from profiles.models import TargetAccount
+
+MAX_REDIRECTS = 5
+
+
+class CardDAVDiscoveryError(Exception):
+    """The address book could not be found; the message is fit for the person who typed
+    the server URL and credentials."""
+
+
+class CredentialsRejected(CardDAVDiscoveryError):
+    pass
+
+
+class NoCardDAVServer(CardDAVDiscoveryError):
+    pass
+
+
+class NoAddressBook(CardDAVDiscoveryError):
+    pass
+
+
+class _Discovery:
+    def __init__(self, *, username: str, password: str, timeout: float) -> None:
+        self.username = username
+        self.timeout = timeout
+        self.session = dav_session(username=username, password=password)
+
+    def propfind(
+        self, url: str, *props: tuple[str, str], depth: str = "0"
+    ) -> tuple[str, list[DavResponse]] | None:
+        """PROPFIND with redirects followed by hand: requests would turn a 302'd PROPFIND
+        into a GET. Returns the final URL and its responses, or None when what answered
+        is no WebDAV server."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self.session.request(
+                    "PROPFIND",
+                    url,
+                    headers={"Depth": depth, "Content-Type": XML_CONTENT_TYPE},
+                    data=propfind_body(*props),
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as error:
+                raise NoCardDAVServer(
+                    f"Nothing answered at {url}; check the server URL. ({error})"
+                ) from error
+            if response.is_redirect and response.headers.get("Location"):
+                url = urljoin(url, response.headers["Location"])
+                continue
+            if response.status_code in (401, 403):
+                raise CredentialsRejected(
+                    f"The server at {url} rejected the user name {self.username!r} or its "
+                    "app password."
+                )
+            if response.status_code != 207:
+                return None
+            try:
+                return url, multistatus_parse(response.content)
+            except ValueError:
+                return None
+        return None
+
+    def principal(self, *, server_url: str) -> tuple[str, bool]:
+        """The principal's URL, or (True) the URL of an address book given as server URL."""
+        parts = urlsplit(server_url)
+        well_known = f"{parts.scheme}://{parts.netloc}/.well-known/carddav"
+        # RFC 6764 bootstraps from the host; a URL with a path of its own is more specific
+        # (and may be the address book itself, pasted from the mailbox's settings).
+        has_path = parts.path.strip("/") != ""
+        for url in (server_url, well_known) if has_path else (well_known, server_url):
+            found = self.propfind(url, (DAV, "resourcetype"), (DAV, "current-user-principal"))
+            if found is None or not found[1]:
+                continue
+            base, (response, *_) = found
+            if response.has_resourcetype(CARDDAV, "addressbook"):
+                return base, True
+            hrefs = response.child_hrefs(DAV, "current-user-principal")
+            if hrefs:
+                return urljoin(base, hrefs[0]), False
+        raise NoCardDAVServer(f"No CardDAV server was found at {server_url}; check the server URL.")
+
+    def home(self, *, principal_url: str) -> str:
+        found = self.propfind(principal_url, (CARDDAV, "addressbook-home-set"))
+        if found is not None:
+            base, responses = found
+            for response in responses:
+                hrefs = response.child_hrefs(CARDDAV, "addressbook-home-set")
+                if hrefs:
+                    return urljoin(base, hrefs[0])
+        raise NoAddressBook(
+            f"The server has no address book home for {self.username!r}; is CardDAV enabled "
+            "for this mailbox?"
+        )
+
+    def first_addressbook(self, *, home_url: str, server_url: str) -> str:
+        found = self.propfind(home_url, (DAV, "resourcetype"), (DAV, "displayname"), depth="1")
+        if found is not None:
+            base, responses = found
+            for response in responses:
+                url = urljoin(base, response.href)
+                if url.rstrip("/") != base.rstrip("/") and response.has_resourcetype(
+                    CARDDAV, "addressbook"
+                ):
+                    return url
+        raise NoAddressBook(
+            f"No address book was found for {self.username!r} on {server_url}; create one "
+            "in the mailbox first."
+        )
+
+
+def carddav_addressbook_discover(
+    *, server_url: str, username: str, password: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> str:
+    """The URL of the user's (first) address book on the server at `server_url`.
+    Raises CardDAVDiscoveryError (CredentialsRejected, NoCardDAVServer, NoAddressBook)."""
+    discovery = _Discovery(username=username, password=password, timeout=timeout)
+    try:
+        principal_url, is_addressbook = discovery.principal(server_url=server_url)
+        if is_addressbook:
+            return principal_url
+        home_url = discovery.home(principal_url=principal_url)
+        return discovery.first_addressbook(home_url=home_url, server_url=server_url)
+    finally:
+        discovery.session.close()
+
+
+def carddav_credentials_verify(*, target_account: TargetAccount, server_url: str) -> str:
+    """Test the account's user name and app password against the server and store them,
+    with the address book found and the time, only when they work. Call it with the new
+    credentials set but not yet saved: on failure the error is raised and the stored
+    account stays as it was."""
+    collection_url = carddav_addressbook_discover(
+        server_url=server_url, username=target_account.username, password=target_account.secret
+    )
+    target_account.collection_url = collection_url
+    target_account.verified_at = timezone.now()
+    target_account.full_clean()
+    if target_account.pk is None:
+        target_account.save()
+    else:
+        target_account.save(
+            update_fields=["username", "secret", "collection_url", "verified_at", "updated_at"]
+        )
+    return collection_url
+
+
+def carddav_addressbook_create(
+    *,
+    home_url: str,
+    username: str,
+    password: str,
+    name: str,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> str:
+    """Create an address book `name` in the home (extended MKCOL, RFC 6352 §6.3.1) and
+    return its URL. For tests and the demo's seeding only: production never creates one."""
+    url = urljoin(home_url if home_url.endswith("/") else home_url + "/", quote(name) + "/")
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<D:mkcol xmlns:D="DAV:" xmlns:C="{CARDDAV}"><D:set><D:prop>'
+        "<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype>"
+        f"<D:displayname>{name.replace('&', '&amp;').replace('<', '&lt;')}</D:displayname>"
+        "</D:prop></D:set></D:mkcol>"
+    ).encode()
+    with dav_session(username=username, password=password) as session:
+        response = session.request(
+            "MKCOL",
+            url,
+            headers={"Content-Type": XML_CONTENT_TYPE},
+            data=body,
+            timeout=timeout,
+        )
+    if response.status_code in (401, 403):
+        raise CredentialsRejected(f"The server at {url} rejected the user name {username!r}.")
+    if response.status_code != 201:
+        raise CardDAVDiscoveryError(
+            f"The address book {name!r} could not be created at {url}: "
+            f"HTTP {response.status_code} {response.text[:200]}"
+        )
+    return url

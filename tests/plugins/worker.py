@@ -1,0 +1,136 @@
+"""A real Celery worker process for end-to-end tests.
+
+The worker opens the test database (a file for SQLite, the test database on the same
+server for PostgreSQL), so tests using it need `transaction=True`: what they write must
+be committed for the worker to see it. Each worker consumes a queue of its own, so no
+other test's message can reach it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from synchronizer.celery import app
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_SECONDS = 60
+
+
+def _database_url(settings_dict: dict[str, Any]) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user, password = settings_dict.get("USER") or "", settings_dict.get("PASSWORD") or ""
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{credentials}{host}:{port}/{settings_dict['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, *, queue: str, extra_env: dict[str, str]) -> None:
+        self.queue = queue
+        self.node = f"test-{queue}@localhost"
+        self.log = Path(f"/tmp/{queue}.log")  # noqa: S108 - a test's own log file
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(connection.settings_dict),
+            "SUPEROFFICE_ENVIRONMENT": settings.SUPEROFFICE_ENVIRONMENT,
+            "SUPEROFFICE_MAX_ATTEMPTS": str(settings.SUPEROFFICE_MAX_ATTEMPTS),
+            "SUPEROFFICE_BACKOFF_BASE_SECONDS": str(settings.SUPEROFFICE_BACKOFF_BASE_SECONDS),
+            "SUPEROFFICE_BACKOFF_CAP_SECONDS": str(settings.SUPEROFFICE_BACKOFF_CAP_SECONDS),
+            **extra_env,
+        }
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "synchronizer",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "-Q",
+                queue,
+                "-n",
+                self.node,
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=REPOSITORY_ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_until_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The worker exited:\n{self.output()}")
+            if app.control.ping(destination=[self.node], timeout=0.5):
+                return
+        raise RuntimeError(
+            f"The worker did not answer within {READY_TIMEOUT_SECONDS} s:\n{self.output()}"
+        )
+
+    def pool_child_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def kill_pool_child(self) -> int:
+        """SIGKILL the process running the task, as the OOM killer would."""
+        [child] = self.pool_child_pids()
+        os.kill(child, signal.SIGKILL)
+        return child
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log_file.close()
+
+
+@pytest.fixture
+def celery_worker(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[WorkerProcess]:
+    """A worker consuming a fresh queue, which this test's tasks are sent to."""
+    from syncengine import tasks
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    for task in (tasks.sync_run_task, tasks.sync_run_apply_held_deletions_task):
+        monkeypatch.setattr(
+            task, "delay", lambda *args, task=task: task.apply_async(args, queue=queue)
+        )
+    worker = WorkerProcess(queue=queue, extra_env={})
+    try:
+        worker.wait_until_ready()
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,326 @@
+"""When runs happen: first runs, requests that coalesce, the schedule, the lock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from preferences.services import person_sync_preferences_update
+from profiles.models import LinkedUser, SuperOfficeToken, TargetAccount, User
+from profiles.services import linked_user_delete, linked_user_link, linked_user_set_enabled
+from profiles.signals import link_readiness_changed
+from sandbox.testing import SandboxControl
+from syncengine.locks import LockHeld, run_lock
+from syncengine.models import RunKind, RunStatus, SyncRun, SyncSchedule
+from syncengine.orchestration import (
+    RetryLater,
+    first_run_queue_if_ready,
+    link_waiting_for,
+    sync_dispatch_due,
+    sync_run_perform,
+    sync_run_request,
+)
+from syncengine.targets import TARGETS
+from syncengine.targets.memory import RecordingTarget
+from tests.syncengine.conftest import TENANT
+
+
+@pytest.fixture
+def published(published_runs: list[int]) -> list[int]:
+    return published_runs
+
+
+@pytest.fixture
+def target(monkeypatch: pytest.MonkeyPatch) -> RecordingTarget:
+    recording = RecordingTarget()
+    monkeypatch.setitem(TARGETS, "carddav", lambda account: recording)
+    return recording
+
+
+def _verify_mailbox(linked_user: LinkedUser) -> None:
+    TargetAccount.objects.update_or_create(
+        linked_user=linked_user,
+        defaults={
+            "username": linked_user.email,
+            "secret": "app-password",
+            "collection_url": "http://127.0.0.1:5232/user/contacts/",
+            "verified_at": timezone.now(),
+        },
+    )
+    link_readiness_changed.send(sender=LinkedUser, linked_user_id=linked_user.pk)
+
+
+@pytest.fixture
+def ready_link(
+    ingrid_link: LinkedUser,
+    published: list[int],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> LinkedUser:
+    """Ingrid, signed in and with verified mailbox credentials: her first run is queued."""
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify_mailbox(ingrid_link)
+    return ingrid_link
+
+
+# --- The first run ----------------------------------------------------------------------
+
+
+def test_the_first_run_waits_for_the_last_condition(
+    sandbox_tenant: Any,
+    ingrid_link: LinkedUser,
+    published: list[int],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    profile = ingrid_link.profile
+    # Linked, but never signed in and no mailbox: waiting for both.
+    waiting = linked_user_link(
+        profile=profile, associate_id=2, email="ola.berg@nordlys-demo.example"
+    )
+    assert len(link_waiting_for(waiting)) == 2
+    assert not SyncRun.objects.filter(linked_user=waiting).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify_mailbox(waiting)
+    assert link_waiting_for(waiting) == [
+        "Waiting for sign-in: the user has not signed in with SuperOffice yet."
+    ]
+    assert not SyncRun.objects.filter(linked_user=waiting).exists()
+
+    user = User.objects.create_user(username="ola", tenant=sandbox_tenant, associate_id=2)
+    SuperOfficeToken.objects.create(user=user, access_token="8A:x", expires_at=timezone.now())
+    LinkedUser.objects.filter(pk=waiting.pk).update(user=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        link_readiness_changed.send(sender=LinkedUser, linked_user_id=waiting.pk)
+
+    [first] = SyncRun.objects.filter(linked_user=waiting)
+    assert first.kind == RunKind.FIRST
+    assert published == [first.pk]
+    schedule = SyncSchedule.objects.get(linked_user=waiting)
+    assert (
+        timedelta(minutes=15) <= schedule.next_regular_at - timezone.now() <= timedelta(minutes=30)
+    )
+
+    # Only once, however often the conditions are announced again.
+    assert first_run_queue_if_ready(linked_user_id=waiting.pk) is None
+    assert SyncRun.objects.filter(linked_user=waiting).count() == 1
+
+
+def test_disabled_or_deleted_links_never_run(ready_link: LinkedUser, published: list[int]) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    linked_user_set_enabled(linked_user=ready_link, enabled=False)
+
+    assert sync_run_request(linked_user_id=ready_link.pk, kind=RunKind.REGULAR) is None
+
+    linked_user_set_enabled(linked_user=ready_link, enabled=True)
+    linked_user_delete(linked_user=ready_link)
+    assert sync_run_request(linked_user_id=ready_link.pk, kind=RunKind.REGULAR) is None
+
+
+def test_a_queued_run_of_a_link_disabled_meanwhile_is_skipped(ready_link: LinkedUser) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+    LinkedUser.objects.filter(pk=ready_link.pk).update(is_enabled=False)
+
+    sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SKIPPED
+    assert "disabled" in run.error_text
+
+
+# --- Requests coalesce ---------------------------------------------------------------------
+
+
+def test_requests_merge_into_a_queued_run(
+    ready_link: LinkedUser,
+    published: list[int],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    first = SyncRun.objects.get(linked_user=ready_link)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        merged = sync_run_request(linked_user_id=ready_link.pk, kind=RunKind.REGULAR)
+
+    assert merged == first
+    assert SyncRun.objects.filter(linked_user=ready_link).count() == 1
+    assert merged.trigger["merged_kinds"] == [RunKind.REGULAR]
+    assert published == [first.pk]  # no second task
+
+
+def test_preference_changes_coalesce_old_from_the_first_new_from_the_latest(
+    ready_link: LinkedUser, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    with django_capture_on_commit_callbacks(execute=True):
+        person_sync_preferences_update(
+            linked_user=ready_link, changes={"sync_favourite_contacts": True}
+        )
+        person_sync_preferences_update(
+            linked_user=ready_link,
+            changes={"static_selections": [{"id": 4, "name": "Styret"}]},
+        )
+
+    [catch_up] = SyncRun.objects.filter(linked_user=ready_link, status=RunStatus.QUEUED)
+    assert catch_up.kind == RunKind.PREFERENCE_CHANGE
+    change = catch_up.trigger["preference_change"]
+    assert change["old"]["sync_favourite_contacts"] is False
+    assert change["old"]["static_selections"] == []
+    assert change["new"]["sync_favourite_contacts"] is True
+    assert change["new"]["static_selections"] == [{"id": 4, "name": "Styret"}]
+
+
+def test_while_a_run_works_one_follow_up_is_queued(ready_link: LinkedUser) -> None:
+    SyncRun.objects.update(status=RunStatus.RUNNING)
+
+    follow_up = sync_run_request(linked_user_id=ready_link.pk, kind=RunKind.REGULAR)
+    again = sync_run_request(linked_user_id=ready_link.pk, kind=RunKind.HOUSEKEEPING)
+
+    assert follow_up is not None
+    assert again == follow_up
+    assert follow_up.status == RunStatus.QUEUED
+    assert SyncRun.objects.filter(linked_user=ready_link).count() == 2
+
+
+def test_a_catch_up_run_is_published_only_after_commit(
+    ready_link: LinkedUser, published: list[int]
+) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    published.clear()
+
+    person_sync_preferences_update(linked_user=ready_link, changes={"sync_title": False})
+
+    # The test's transaction has not committed: nothing reached the broker yet.
+    assert SyncRun.objects.filter(status=RunStatus.QUEUED).count() == 1
+    assert published == []
+
+
+# --- Performing a run -------------------------------------------------------------------------
+
+
+def test_perform_runs_the_queued_run_into_the_users_mailbox(
+    ready_link: LinkedUser, target: RecordingTarget
+) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.created_count == len(target.contacts) > 0
+    # A duplicate delivery of a finished run does nothing.
+    sync_run_perform(run_id=run.pk)
+    assert target.writes() == run.created_count
+
+
+def test_one_run_per_user_at_a_time(ready_link: LinkedUser, target: RecordingTarget) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    with run_lock(linked_user_id=ready_link.pk, owner="another-run"), pytest.raises(LockHeld):
+        sync_run_perform(run_id=run.pk)
+
+    assert target.writes() == 0
+
+
+def test_a_redelivered_task_resumes_its_own_run(
+    ready_link: LinkedUser, target: RecordingTarget
+) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+    # The first delivery died while running: its lock and RUNNING status are left behind.
+    SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+    with run_lock(linked_user_id=ready_link.pk, owner=str(run.code)):
+        sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+
+
+def test_superoffice_down_queues_the_same_run_again(
+    ready_link: LinkedUser, target: RecordingTarget, sandbox: SandboxControl
+) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+    sandbox.set_maintenance(tenant=TENANT)
+
+    with pytest.raises(RetryLater):
+        sync_run_perform(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+
+    sync_run_perform(run_id=run.pk, final_attempt=True)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "nothing was changed" in run.error_text
+
+
+# --- The schedule ----------------------------------------------------------------------------
+
+
+def test_the_dispatcher_queues_regular_and_housekeeping_runs_when_due(
+    ready_link: LinkedUser, published: list[int]
+) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    schedule = SyncSchedule.objects.get(linked_user=ready_link)
+    now = timezone.now()
+
+    assert sync_dispatch_due(now=now).regular == 0
+
+    result = sync_dispatch_due(now=schedule.next_regular_at)
+    assert (result.regular, result.housekeeping) == (1, 0)
+    schedule.refresh_from_db()
+    assert schedule.next_regular_at > now + timedelta(minutes=14)
+
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    result = sync_dispatch_due(now=schedule.next_housekeeping_at)
+    assert (result.regular, result.housekeeping) == (0, 1)
+    assert SyncRun.objects.filter(kind=RunKind.HOUSEKEEPING).count() == 1
+
+
+def test_the_dispatcher_skips_links_waiting_for_sign_in(ready_link: LinkedUser) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    SuperOfficeToken.objects.update(refresh_failed_at=timezone.now(), refresh_error="Revoked.")
+
+    result = sync_dispatch_due(now=timezone.now() + timedelta(days=2))
+
+    assert (result.regular, result.housekeeping) == (0, 0)
+
+
+def test_a_due_user_with_a_queued_run_is_merged_not_doubled(ready_link: LinkedUser) -> None:
+    result = sync_dispatch_due(now=timezone.now() + timedelta(minutes=31))
+
+    assert result.merged == 1
+    assert SyncRun.objects.filter(linked_user=ready_link).count() == 1
+
+
+def test_the_dispatcher_does_a_fixed_number_of_queries(
+    ready_link: LinkedUser, published: list[int]
+) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    later = timezone.now() + timedelta(hours=1)
+
+    def queries_for_one_tick() -> int:
+        SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+        SyncSchedule.objects.update(next_regular_at=timezone.now())
+        with CaptureQueriesContext(connection) as captured:
+            sync_dispatch_due(now=later)
+        return len(captured)
+
+    one_user = queries_for_one_tick()
+    for associate_id in range(2, 42):
+        clone = LinkedUser.objects.create(
+            tenant=ready_link.tenant,
+            profile=ready_link.profile,
+            user=ready_link.user,
+            associate_id=associate_id,
+            email=f"user{associate_id}@example.com",
+        )
+        TargetAccount.objects.create(linked_user=clone, verified_at=timezone.now())
+        SyncSchedule.objects.create(
+            linked_user=clone, next_regular_at=later, next_housekeeping_at=later + timedelta(days=1)
+        )
+
+    assert queries_for_one_tick() == one_user
+    assert SyncRun.objects.filter(status=RunStatus.QUEUED).count() == 41
