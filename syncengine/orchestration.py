@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from profiles.models import LinkedUser, SuperOfficeToken, TargetAccount
@@ -249,9 +249,21 @@ class DispatchResult:
     merged: int
 
 
+# Which queued run already covers a due run: any of these reads the appointments, and
+# only these read every source.
+_COVERS = {
+    RunKind.REGULAR: {RunKind.FIRST, RunKind.REGULAR, RunKind.HOUSEKEEPING},
+    RunKind.HOUSEKEEPING: {RunKind.FIRST, RunKind.HOUSEKEEPING},
+}
+
+
 def sync_dispatch_due(*, now: datetime | None = None) -> DispatchResult:
     """Queue the regular and housekeeping runs that are due, in a fixed number of queries
-    whatever the number of users."""
+    whatever the number of users.
+
+    A user whose run is working now is left for the next interval; a user whose queued
+    run already covers the due kind needs nothing; only the rare rest (a queued catch-up
+    run) is merged one by one."""
     now = now or timezone.now()
     ready = SyncSchedule.objects.filter(
         linked_user__is_enabled=True,
@@ -260,42 +272,39 @@ def sync_dispatch_due(*, now: datetime | None = None) -> DispatchResult:
         linked_user__user__superoffice_token__refresh_failed_at__isnull=True,
         linked_user__target_account__verified_at__isnull=False,
     )
-    open_run = SyncRun.objects.filter(
-        linked_user_id=OuterRef("linked_user_id"), status__in=OPEN_STATUSES
-    )
+    runs_of_user = SyncRun.objects.filter(linked_user_id=OuterRef("linked_user_id"))
     with transaction.atomic():
         due = list(
             ready.filter(Q(next_regular_at__lte=now) | Q(next_housekeeping_at__lte=now))
-            .annotate(busy=Exists(open_run))
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", "linked_user_id", "next_housekeeping_at", "busy")
-        )
-        housekeeping_due = [row for row in due if row[2] <= now]
-        new_runs = [
-            SyncRun(
-                linked_user_id=linked_user_id,
-                kind=RunKind.HOUSEKEEPING if next_housekeeping <= now else RunKind.REGULAR,
+            .annotate(
+                running=Exists(runs_of_user.filter(status=RunStatus.RUNNING)),
+                queued_kind=Subquery(
+                    runs_of_user.filter(status=RunStatus.QUEUED).values("kind")[:1]
+                ),
             )
-            for _, linked_user_id, next_housekeeping, busy in due
-            if not busy
-        ]
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", "linked_user_id", "next_housekeeping_at", "running", "queued_kind")
+        )
+        new_runs: list[SyncRun] = []
+        to_merge: list[tuple[int, RunKind]] = []
+        for _, linked_user_id, next_housekeeping, running, queued_kind in due:
+            kind = RunKind.HOUSEKEEPING if next_housekeeping <= now else RunKind.REGULAR
+            if queued_kind is None and not running:
+                new_runs.append(SyncRun(linked_user_id=linked_user_id, kind=kind))
+            elif queued_kind is not None and queued_kind not in _COVERS[kind]:
+                to_merge.append((linked_user_id, kind))
         created = SyncRun.objects.bulk_create(new_runs)
-        merged = 0
-        for _, linked_user_id, next_housekeeping, busy in due:
-            if busy:
-                # Rare: a run is queued or running. Merge as any request would.
-                kind = RunKind.HOUSEKEEPING if next_housekeeping <= now else RunKind.REGULAR
-                sync_run_request(linked_user_id=linked_user_id, kind=kind)
-                merged += 1
+        for linked_user_id, kind in to_merge:
+            sync_run_request(linked_user_id=linked_user_id, kind=kind)
         SyncSchedule.objects.filter(pk__in=[row[0] for row in due]).update(
             next_regular_at=now + REGULAR_INTERVAL
         )
-        SyncSchedule.objects.filter(pk__in=[row[0] for row in housekeeping_due]).update(
+        SyncSchedule.objects.filter(pk__in=[row[0] for row in due if row[2] <= now]).update(
             next_housekeeping_at=now + HOUSEKEEPING_INTERVAL
         )
         for run in created:
             _enqueue_after_commit(run)
     housekeeping = sum(1 for run in created if run.kind == RunKind.HOUSEKEEPING)
     return DispatchResult(
-        regular=len(created) - housekeeping, housekeeping=housekeeping, merged=merged
+        regular=len(created) - housekeeping, housekeeping=housekeeping, merged=len(to_merge)
     )

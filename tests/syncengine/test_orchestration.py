@@ -288,11 +288,33 @@ def test_the_dispatcher_skips_links_waiting_for_sign_in(ready_link: LinkedUser) 
     assert (result.regular, result.housekeeping) == (0, 0)
 
 
-def test_a_due_user_with_a_queued_run_is_merged_not_doubled(ready_link: LinkedUser) -> None:
+def test_a_due_user_whose_queued_run_covers_it_gets_nothing_more(ready_link: LinkedUser) -> None:
+    # The queued first run reads everything a regular run would.
+    result = sync_dispatch_due(now=timezone.now() + timedelta(minutes=31))
+
+    assert (result.regular, result.merged) == (0, 0)
+    assert SyncRun.objects.filter(linked_user=ready_link).count() == 1
+
+
+def test_a_due_user_with_a_queued_catch_up_run_is_merged_not_doubled(
+    ready_link: LinkedUser,
+) -> None:
+    SyncRun.objects.filter(linked_user=ready_link).update(kind=RunKind.PREFERENCE_CHANGE)
+
     result = sync_dispatch_due(now=timezone.now() + timedelta(minutes=31))
 
     assert result.merged == 1
-    assert SyncRun.objects.filter(linked_user=ready_link).count() == 1
+    [run] = SyncRun.objects.filter(linked_user=ready_link)
+    assert run.trigger["merged_kinds"] == [RunKind.REGULAR]
+
+
+def test_a_user_whose_run_is_working_waits_for_the_next_interval(ready_link: LinkedUser) -> None:
+    SyncRun.objects.filter(linked_user=ready_link).update(status=RunStatus.RUNNING)
+
+    result = sync_dispatch_due(now=timezone.now() + timedelta(minutes=31))
+
+    assert (result.regular, result.merged) == (0, 0)
+    assert SyncSchedule.objects.get(linked_user=ready_link).next_regular_at > timezone.now()
 
 
 def test_the_dispatcher_does_a_fixed_number_of_queries(
