@@ -59,6 +59,9 @@ class SyncRun(models.Model):
     failed_count = models.PositiveIntegerField(default=0)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
+    # What the run cost, for operators' metrics.
+    superoffice_requests = models.PositiveIntegerField(default=0)
+    target_requests = models.PositiveIntegerField(default=0)
 
     # [{"source": "selection:12", "message": "…"}]: sources that could not be read.
     warnings = models.JSONField(default=list, blank=True)

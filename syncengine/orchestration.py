@@ -26,6 +26,7 @@ from syncengine.superoffice.client import superoffice_client_for_linked_user
 from syncengine.superoffice.errors import TransientError
 from syncengine.targets import TARGETS
 from syncengine.targets.base import Target, TargetError
+from synchronizer.logcontext import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -189,11 +190,25 @@ def sync_run_perform(
     if run.status not in OPEN_STATUSES:
         return run  # finished already: a duplicate delivery
     linked_user = run.linked_user
+    with log_context(
+        tenant=linked_user.tenant.context_identifier,
+        linked_user=str(linked_user.code),
+        run=str(run.code),
+    ):
+        return _perform(run, final_attempt=final_attempt, on_progress=on_progress)
+
+
+def _perform(
+    run: SyncRun, *, final_attempt: bool, on_progress: Callable[[int, int], None] | None
+) -> SyncRun:
+    linked_user = run.linked_user
     if not linked_user.is_runnable or link_waiting_for(linked_user):
         run.status, run.finished_at = RunStatus.SKIPPED, timezone.now()
         run.error_text = " ".join(link_waiting_for(linked_user)) or "The link cannot run."
         run.save(update_fields=["status", "finished_at", "error_text"])
+        logger.info("sync run skipped: %s", run.error_text)
         return run
+    logger.info("sync run starting", extra={"kind": run.kind})
     with run_lock(linked_user_id=linked_user.pk, owner=str(run.code)):
         target = target_for_linked_user(linked_user)
         try:

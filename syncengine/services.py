@@ -157,7 +157,7 @@ class _Writer:
                 raise
             self.counts["failed"] += 1
             self.failures.append(f"{label}: {error}")
-            logger.warning("target write failed", extra={"run": str(self.run.code), "op": label})
+            logger.warning("target write failed: %s", error, extra={"contact": label})
         self.done_since_flush += 1
         self.done += 1
         if self.on_progress is not None:
@@ -206,11 +206,28 @@ def _load_sources(
     return outcomes, only_transient
 
 
-def _finish(run: SyncRun, *, status: str, error_text: str = "") -> SyncRun:
+def _finish(
+    run: SyncRun, *, client: SuperOfficeClient, status: str, error_text: str = ""
+) -> SyncRun:
     run.status = status
     run.error_text = error_text
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error_text", "finished_at", "warnings"])
+    run.superoffice_requests = client.stats.requests
+    run.save(
+        update_fields=["status", "error_text", "finished_at", "warnings", "superoffice_requests"]
+    )
+    logger.info(
+        "sync run finished: %s",
+        status,
+        extra={
+            "status": status,
+            "contacts_created": run.created_count,
+            "contacts_updated": run.updated_count,
+            "contacts_deleted": run.deleted_count,
+            "writes_failed": run.failed_count,
+            "error_text": error_text,
+        },
+    )
     return run
 
 
@@ -251,12 +268,14 @@ def sync_run_execute(
     except SignInNeeded as error:
         return _finish(
             run,
+            client=client,
             status=RunStatus.FAILED,
             error_text=f"SuperOffice needs {linked_user.email} to sign in again: {error}",
         )
     except SuperOfficeError as error:
         _finish(
             run,
+            client=client,
             status=RunStatus.FAILED,
             error_text=f"SuperOffice could not be read, so nothing was changed: {error}",
         )
@@ -267,6 +286,7 @@ def sync_run_execute(
     if outcomes and not any(o.ok for o in outcomes):
         _finish(
             run,
+            client=client,
             status=RunStatus.FAILED,
             error_text="No source could be read from SuperOffice, so nothing was changed.",
         )
@@ -306,8 +326,15 @@ def sync_run_execute(
         on_progress=on_progress,
     )
     logger.info(
-        "sync run finished",
-        extra={"run": str(run.code), "seconds": round(time.monotonic() - started, 3)},
+        "sync run wrote its changes",
+        extra={
+            "seconds": round(time.monotonic() - started, 3),
+            "superoffice_requests": client.stats.requests,
+            "planned_creates": len(reconciliation.creates),
+            "planned_updates": len(reconciliation.updates),
+            "planned_deletes": len(reconciliation.deletes),
+            "held_deletes": len(reconciliation.held_deletes),
+        },
     )
     run.refresh_from_db(fields=["progress_done", "heartbeat_at"])
     if error_text:
@@ -318,7 +345,7 @@ def sync_run_execute(
         status = RunStatus.PARTIAL
     else:
         status = RunStatus.SUCCEEDED
-    return _finish(run, status=status, error_text=error_text)
+    return _finish(run, client=client, status=status, error_text=error_text)
 
 
 def _write(
@@ -356,7 +383,9 @@ def _write(
             updated_count=writer.counts["updated"],
             deleted_count=writer.counts["deleted"],
             failed_count=writer.counts["failed"],
+            target_requests=writer.done,
         )
+        run.target_requests = writer.done
         run.created_count = writer.counts["created"]
         run.updated_count = writer.counts["updated"]
         run.deleted_count = writer.counts["deleted"]

@@ -54,6 +54,13 @@ def sync_dispatch_task() -> None:
 
 
 @shared_task(ignore_result=True)
+def sync_runs_prune_task() -> None:
+    from syncengine.housekeeping import sync_runs_prune
+
+    sync_runs_prune()
+
+
+@shared_task(ignore_result=True)
 def record_beat_heartbeat() -> None:
     from syncengine.heartbeat import beat_heartbeat_record
 

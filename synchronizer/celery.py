@@ -20,6 +20,11 @@ app.conf.beat_schedule = {
         "task": "syncengine.tasks.sync_dispatch_task",
         "schedule": crontab(),
     },
+    # Daily at 03:17 (https://crontab.guru/#17_3_*_*_*): prune old runs.
+    "prune-old-runs": {
+        "task": "syncengine.tasks.sync_runs_prune_task",
+        "schedule": crontab(minute="17", hour="3"),
+    },
     # Every minute (https://crontab.guru/#*_*_*_*_*): proves to the health check that
     # beat is alive and that a worker consumes the queue.
     "beat-heartbeat": {

@@ -162,6 +162,9 @@ CACHES = {
 SYNC_RUN_SOFT_TIME_LIMIT = env.int("SYNC_RUN_SOFT_TIME_LIMIT", default=30 * 60)
 SYNC_RUN_TIME_LIMIT = env.int("SYNC_RUN_TIME_LIMIT", default=35 * 60)
 
+# Finished runs older than this are pruned daily (each user's latest run always stays).
+RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=30)
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
@@ -267,16 +270,36 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS: list[str] = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
+# --- Operations ------------------------------------------------------------------------------
+
+# Bearer token Prometheus sends to /metrics/; unset, the endpoint is open (keep it on an
+# internal network then).
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+
 # --- Logging ------------------------------------------------------------------------------------
 
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+# json: one JSON object a line, for a log pipeline; plain: for people at a terminal.
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"run_context": {"()": "synchronizer.logcontext.RunContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["run_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from syncengine.orchestration import (
 )
 from syncengine.targets import TARGETS
 from syncengine.targets.memory import RecordingTarget
+from synchronizer.logcontext import RunContextFilter
 from tests.syncengine.conftest import TENANT
 
 
@@ -346,3 +348,35 @@ def test_the_dispatcher_does_a_fixed_number_of_queries(
 
     assert queries_for_one_tick() == one_user
     assert SyncRun.objects.filter(status=RunStatus.QUEUED).count() == 41
+
+
+def test_every_log_line_of_a_run_names_its_tenant_user_and_run(
+    ready_link: LinkedUser, target: RecordingTarget
+) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.INFO)
+    handler.addFilter(RunContextFilter())
+    engine_logger = logging.getLogger("syncengine")
+    engine_logger.addHandler(handler)
+    previous_level = engine_logger.level
+    engine_logger.setLevel(logging.INFO)
+    run = SyncRun.objects.get(linked_user=ready_link)
+    try:
+        sync_run_perform(run_id=run.pk)
+    finally:
+        engine_logger.removeHandler(handler)
+        engine_logger.setLevel(previous_level)
+
+    assert {record.getMessage() for record in records} >= {
+        "sync run starting",
+        "sync run finished: succeeded",
+    }
+    for record in records:
+        assert getattr(record, "run") == str(run.code)  # noqa: B009
+        assert getattr(record, "linked_user") == str(ready_link.code)  # noqa: B009
+        assert getattr(record, "tenant") == TENANT  # noqa: B009
