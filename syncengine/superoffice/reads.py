@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -390,4 +391,51 @@ def _person_record(*, row: dict[str, Any]) -> PersonRecord:
         birth_date=_birth_date(row.get("birthdate")),
         retired=bool(row.get("retired")),
         updated_at=_so_datetime(row.get("personUpdatedDate")),
+    )
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssociateInfo:
+    """A SuperOffice user (associate) of the tenant, as an administrator links them."""
+
+    associate_id: int
+    full_name: str
+    email: str
+    user_name: str
+    is_active: bool
+    # "User" for an ordinary (internal) user; resources, external and system users differ.
+    assoc_type: str
+
+    @property
+    def can_be_linked(self) -> bool:
+        """Only active, ordinary users sign in and have a mailbox to fill."""
+        return self.is_active and self.assoc_type == "User" and bool(self.email)
+
+
+def associates_list(*, client: SuperOfficeClient) -> list[AssociateInfo]:
+    """Every user of the tenant, active or not, by name (the `AllUsers` archive)."""
+    rows = client.archive(
+        "AllUsers",
+        select=("associateDbId", "fullName", "personEmail", "userName", "isActive", "assocType"),
+        entities=("all",),
+        order_by="associateDbId",
+        page_size=ID_PAGE_SIZE,
+    )
+    associates = [
+        AssociateInfo(
+            associate_id=associate_id,
+            full_name=_text(row.get("fullName")),
+            email=_text(row.get("personEmail")),
+            user_name=_text(row.get("userName")),
+            is_active=bool(row.get("isActive")),
+            assoc_type=_text(row.get("assocType")),
+        )
+        for row in rows
+        if (associate_id := _int(row.get("associateDbId")))
+    ]
+    return sorted(
+        associates, key=lambda info: (_comparable_name(info.full_name), info.associate_id)
     )

@@ -593,3 +593,31 @@ def test_no_ids_cost_no_requests(client: SuperOfficeClient) -> None:
     assert persons_by_ids(client=client, person_ids=[]) == {}
     assert person_ids_at_companies(client=client, company_ids=[]) == frozenset()
     assert client.stats.requests == 0
+
+
+def test_associates_list_gives_every_user_of_the_tenant(
+    client: SuperOfficeClient, crm: sqlite3.Connection
+) -> None:
+    from syncengine.superoffice.reads import associates_list
+
+    stored = {
+        int(row["associate_id"]): row
+        for row in crm.execute("SELECT * FROM associate WHERE tenant = ?", (TENANT,))
+    }
+
+    associates = associates_list(client=client)
+
+    assert {info.associate_id for info in associates} == set(stored)
+    assert [info.full_name for info in associates] == sorted(
+        (info.full_name for info in associates), key=str.casefold
+    )
+    for info in associates:
+        row = stored[info.associate_id]
+        assert info.full_name == f"{row['first_name']} {row['last_name']}"
+        assert info.email == row["email"]
+        assert info.user_name == row["user_name"]
+        assert info.is_active is bool(row["is_active"])
+    inactive = [info for info in associates if not info.is_active]
+    assert inactive, "the sandbox seeds one inactive user"
+    assert not any(info.can_be_linked for info in inactive)
+    assert client.stats.requests == 1
