@@ -33,6 +33,16 @@ def profile_undelete(*, profile: SyncProfile) -> None:
     profile.undelete()
 
 
+def profile_delete_permanently(*, profile: SyncProfile) -> None:
+    """Remove a soft-deleted profile for good, with its links, preferences and history.
+    Contacts already written stay in the mailboxes."""
+    if not profile.is_deleted:
+        raise ValidationError(
+            "Delete the profile first; only a deleted profile can be removed for good."
+        )
+    profile.delete()
+
+
 def linked_user_link(
     *, profile: SyncProfile, associate_id: int, email: str, full_name: str = ""
 ) -> LinkedUser:

@@ -157,6 +157,7 @@ Synchronizer demo is running. Ctrl-C stops everything.
     Their first sync starts when they sign in; watch the cards arrive in Radicale.
   Radicale (CardDAV)    {radicale_url}   (log in with the e-mail and CardDAV password)
   SuperOffice sandbox   http://127.0.0.1:{sandbox_port}/_sandbox/admin/   (change CRM data live)
+  Operator console      http://127.0.0.1:{web_port}/operations/   (after the Django admin login)
   Flower (Celery)       http://127.0.0.1:{flower_port}/
   Health                http://127.0.0.1:{web_port}/health/
   Django admin          http://127.0.0.1:{web_port}/django-admin/   (operator / {OPERATOR_PASSWORD})

@@ -48,6 +48,9 @@ class SyncRun(models.Model):
     trigger = models.JSONField(default=dict, blank=True)
 
     queued_at = models.DateTimeField(auto_now_add=True)
+    # When its task was last handed to the broker; a queued run whose message may be lost
+    # (a broker restart) is handed over again.
+    published_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

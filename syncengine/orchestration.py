@@ -3,18 +3,21 @@ one run under the user's lock. Celery tasks (syncengine.tasks) are thin wrappers
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from profiles.models import LinkedUser, SuperOfficeToken, TargetAccount
-from syncengine.locks import run_lock
+from syncengine.locks import LOCK_TTL_SECONDS, run_lock, run_lock_owner
 from syncengine.models import RunKind, RunStatus, SyncRun, SyncSchedule
 from syncengine.planner import PreferenceChange
 from syncengine.services import (
@@ -23,7 +26,7 @@ from syncengine.services import (
     sync_run_execute,
 )
 from syncengine.superoffice.client import superoffice_client_for_linked_user
-from syncengine.superoffice.errors import TransientError
+from syncengine.superoffice.errors import PermanentError, TransientError
 from syncengine.targets import TARGETS
 from syncengine.targets.base import Target, TargetError
 from synchronizer.logcontext import log_context
@@ -133,7 +136,9 @@ def _request_locked(
         _merge(queued, kind=kind, change=change)
         return queued
     trigger = {"preference_change": change.as_json()} if change else {}
-    run = SyncRun.objects.create(linked_user=linked_user, kind=kind, trigger=trigger)
+    run = SyncRun.objects.create(
+        linked_user=linked_user, kind=kind, trigger=trigger, published_at=timezone.now()
+    )
     _enqueue_after_commit(run)
     return run
 
@@ -198,32 +203,68 @@ def sync_run_perform(
         return _perform(run, final_attempt=final_attempt, on_progress=on_progress)
 
 
+def _record_failure(run: SyncRun, error_text: str) -> SyncRun:
+    """Close a run that could not finish by itself; a run already closed stays as it is."""
+    SyncRun.objects.filter(pk=run.pk, status__in=OPEN_STATUSES).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), error_text=error_text
+    )
+    return SyncRun.objects.get(pk=run.pk)
+
+
 def _perform(
     run: SyncRun, *, final_attempt: bool, on_progress: Callable[[int, int], None] | None
 ) -> SyncRun:
     linked_user = run.linked_user
-    if not linked_user.is_runnable or link_waiting_for(linked_user):
+    waiting = link_waiting_for(linked_user)
+    if waiting:
         run.status, run.finished_at = RunStatus.SKIPPED, timezone.now()
-        run.error_text = " ".join(link_waiting_for(linked_user)) or "The link cannot run."
+        run.error_text = " ".join(waiting)
         run.save(update_fields=["status", "finished_at", "error_text"])
         logger.info("sync run skipped: %s", run.error_text)
         return run
     logger.info("sync run starting", extra={"kind": run.kind})
-    with run_lock(linked_user_id=linked_user.pk, owner=str(run.code)):
-        target = target_for_linked_user(linked_user)
+    with run_lock(linked_user_id=linked_user.pk, owner=str(run.code)) as lock:
         try:
-            with superoffice_client_for_linked_user(linked_user=linked_user) as client:
-                return sync_run_execute(
-                    run=run, client=client, target=target, on_progress=on_progress
-                )
+            target = target_for_linked_user(linked_user)
+            try:
+                with superoffice_client_for_linked_user(linked_user=linked_user) as client:
+                    return sync_run_execute(
+                        run=run,
+                        client=client,
+                        target=target,
+                        on_progress=on_progress,
+                        before_write=lock.check,
+                    )
+            finally:
+                target.close()
         except TransientError as error:
             if final_attempt:
+                SyncRun.objects.filter(pk=run.pk).update(
+                    status=RunStatus.FAILED,
+                    finished_at=timezone.now(),
+                    error_text=f"{error} Tried several times; the next run goes on.",
+                )
                 return SyncRun.objects.get(pk=run.pk)
             # SuperOffice could not be read at all for now: the same run goes again.
             SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
             raise RetryLater(reason=str(error), seconds=RETRY_AFTER_TRANSIENT_SECONDS) from error
-        finally:
-            target.close()
+        except (PermanentError, TargetError) as error:
+            return _record_failure(run, str(error))
+        except SoftTimeLimitExceeded:
+            minutes = settings.SYNC_RUN_SOFT_TIME_LIMIT // 60
+            return _record_failure(
+                run,
+                f"The run took longer than {minutes} minutes and was stopped; "
+                "what it wrote stays, and the next run goes on from there.",
+            )
+        except Exception:
+            logger.exception("sync run stopped unexpectedly")
+            _record_failure(
+                run,
+                "The run stopped because of an error on our side; we have been told, "
+                "and the next run tries again.",
+            )
+            raise
 
 
 def held_deletions_confirm(*, run: SyncRun) -> int:
@@ -243,13 +284,20 @@ def held_deletions_apply(*, run_id: int) -> int:
     if not run.held_deletions:
         return 0
     with run_lock(linked_user_id=run.linked_user_id, owner=f"held-{run.code}"):
-        target = target_for_linked_user(run.linked_user)
         try:
-            deleted = sync_run_apply_held_deletions(run=run, target=target)
-        finally:
-            target.close()
+            target = target_for_linked_user(run.linked_user)
+            try:
+                deleted = sync_run_apply_held_deletions(run=run, target=target)
+            finally:
+                target.close()
+        except TargetError as error:
+            # The run stays held, saying why, so the confirmation can be given again.
+            SyncRun.objects.filter(pk=run.pk).update(
+                error_text=f"The confirmed deletions could not be applied: {error}"
+            )
+            return 0
     SyncRun.objects.filter(pk=run.pk, status=RunStatus.NEEDS_CONFIRMATION).update(
-        status=RunStatus.SUCCEEDED
+        status=RunStatus.SUCCEEDED, error_text=""
     )
     return deleted
 
@@ -270,15 +318,26 @@ _COVERS = {
     RunKind.REGULAR: {RunKind.FIRST, RunKind.REGULAR, RunKind.HOUSEKEEPING},
     RunKind.HOUSEKEEPING: {RunKind.FIRST, RunKind.HOUSEKEEPING},
 }
+# A running run whose lock is gone this long after it started lost its worker.
+STALE_RUN_AFTER = timedelta(seconds=2 * LOCK_TTL_SECONDS)
+# A queued run not started this long after its task was handed over is handed over again.
+REPUBLISH_AFTER = timedelta(minutes=30)
+
+
+def _next_due(previous: datetime, interval: timedelta, now: datetime) -> datetime:
+    """The next due time after `now` on the user's own grid, so each user keeps their
+    offset (and the spread of users survives an outage)."""
+    missed = (now - previous) // interval
+    return previous + (missed + 1) * interval
 
 
 def sync_dispatch_due(*, now: datetime | None = None) -> DispatchResult:
     """Queue the regular and housekeeping runs that are due, in a fixed number of queries
     whatever the number of users.
 
-    A user whose run is working now is left for the next interval; a user whose queued
-    run already covers the due kind needs nothing; only the rare rest (a queued catch-up
-    run) is merged one by one."""
+    A user whose queued run already covers the due kind needs nothing; a user whose run
+    is working now stays due, and gets their run at the first tick after it finished;
+    only the rare rest (a queued catch-up run) is merged one by one."""
     now = now or timezone.now()
     ready = SyncSchedule.objects.filter(
         linked_user__is_enabled=True,
@@ -298,28 +357,68 @@ def sync_dispatch_due(*, now: datetime | None = None) -> DispatchResult:
                 ),
             )
             .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", "linked_user_id", "next_housekeeping_at", "running", "queued_kind")
         )
         new_runs: list[SyncRun] = []
         to_merge: list[tuple[int, RunKind]] = []
-        for _, linked_user_id, next_housekeeping, running, queued_kind in due:
-            kind = RunKind.HOUSEKEEPING if next_housekeeping <= now else RunKind.REGULAR
-            if queued_kind is None and not running:
-                new_runs.append(SyncRun(linked_user_id=linked_user_id, kind=kind))
-            elif queued_kind is not None and queued_kind not in _COVERS[kind]:
-                to_merge.append((linked_user_id, kind))
+        served: list[SyncSchedule] = []
+        for schedule in due:
+            housekeeping_due = schedule.next_housekeeping_at <= now
+            kind = RunKind.HOUSEKEEPING if housekeeping_due else RunKind.REGULAR
+            if schedule.running and schedule.queued_kind is None:
+                continue
+            if schedule.queued_kind is None:
+                new_runs.append(
+                    SyncRun(linked_user_id=schedule.linked_user_id, kind=kind, published_at=now)
+                )
+            elif schedule.queued_kind not in _COVERS[kind]:
+                to_merge.append((schedule.linked_user_id, kind))
+            schedule.next_regular_at = _next_due(schedule.next_regular_at, REGULAR_INTERVAL, now)
+            if housekeeping_due:
+                schedule.next_housekeeping_at = _next_due(
+                    schedule.next_housekeeping_at, HOUSEKEEPING_INTERVAL, now
+                )
+            served.append(schedule)
         created = SyncRun.objects.bulk_create(new_runs)
         for linked_user_id, kind in to_merge:
             sync_run_request(linked_user_id=linked_user_id, kind=kind)
-        SyncSchedule.objects.filter(pk__in=[row[0] for row in due]).update(
-            next_regular_at=now + REGULAR_INTERVAL
-        )
-        SyncSchedule.objects.filter(pk__in=[row[0] for row in due if row[2] <= now]).update(
-            next_housekeeping_at=now + HOUSEKEEPING_INTERVAL
-        )
+        SyncSchedule.objects.bulk_update(served, ["next_regular_at", "next_housekeeping_at"])
         for run in created:
             _enqueue_after_commit(run)
     housekeeping = sum(1 for run in created if run.kind == RunKind.HOUSEKEEPING)
     return DispatchResult(
         regular=len(created) - housekeeping, housekeeping=housekeeping, merged=len(to_merge)
     )
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    failed: int
+    republished: int
+
+
+def stale_runs_recover(*, now: datetime | None = None) -> RecoveryResult:
+    """Close runs whose worker died for good, and hand over again queued runs whose task
+    may have been lost, so no user stays blocked behind a run that will never end."""
+    now = now or timezone.now()
+    failed = 0
+    running = SyncRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now - STALE_RUN_AFTER)
+    for run in running.only("pk", "code", "linked_user_id"):
+        if run_lock_owner(linked_user_id=run.linked_user_id) != str(run.code):
+            _record_failure(
+                run,
+                "The worker running this run stopped before it finished; what it wrote "
+                "stays, and the next run goes on from there.",
+            )
+            failed += 1
+    lost = list(
+        SyncRun.objects.filter(
+            status=RunStatus.QUEUED, published_at__lt=now - REPUBLISH_AFTER
+        ).values_list("pk", flat=True)
+    )
+    if lost:
+        from syncengine.tasks import sync_run_task
+
+        SyncRun.objects.filter(pk__in=lost).update(published_at=now)
+        for run_id in lost:
+            transaction.on_commit(functools.partial(sync_run_task.delay, run_id))
+    return RecoveryResult(failed=failed, republished=len(lost))

@@ -19,7 +19,7 @@ from profiles.models import LinkedUser
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange, RunPlan, plan_run
 from syncengine.reconciler import Mapped, MassDeleteGuard, Reconciliation, SourceOutcome, reconcile
-from syncengine.rendering import ContactCard, render_person
+from syncengine.rendering import ContactCard, contact_uid, render_person
 from syncengine.sources import (
     APPOINTMENTS_KEY,
     FAVOURITE_COMPANIES_KEY,
@@ -48,6 +48,22 @@ def sync_window_for(*, linked_user: LinkedUser, now: datetime) -> SyncWindow:
         end=now + timedelta(days=profile.sync_window_days_ahead),
     )
 
+
+ATTEMPT_FIELDS = (
+    "progress_done",
+    "progress_total",
+    "created_count",
+    "updated_count",
+    "deleted_count",
+    "failed_count",
+    "unchanged_count",
+    "warnings",
+    "held_deletions",
+    "error_text",
+)
+# A mailbox that refuses this many writes in a row is treated as unreachable for this run,
+# instead of waiting out a timeout for every remaining contact.
+MAX_CONSECUTIVE_WRITE_FAILURES = 5
 
 # Runs that read every source the user has, so they can rebuild lost mapping state.
 FULL_READ_KINDS = frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING})
@@ -89,7 +105,10 @@ class _Writer:
     existing: dict[int, PersonMapping]
     # Called after every write with (done, total), e.g. for a progress bar.
     on_progress: Callable[[int, int], None] | None = None
+    # Called before every write: raises when the run must stop (it lost its lock).
+    before_write: Callable[[], None] | None = None
     done: int = 0
+    consecutive_failures: int = 0
     pending_creates: list[PersonMapping] = field(default_factory=list)
     pending_updates: list[PersonMapping] = field(default_factory=list)
     pending_deletes: list[int] = field(default_factory=list)
@@ -135,6 +154,7 @@ class _Writer:
         mapping.provenance = sorted(provenance)
         mapping.target_ref, mapping.etag = written.ref, written.etag
         mapping.content_hash = card.content_hash
+        mapping.updated_at = timezone.now()
         self.pending_updates.append(mapping)
         self.counts["updated"] += 1
 
@@ -149,7 +169,10 @@ class _Writer:
     def apply(
         self, label: str, operation: Callable[P, None], *args: P.args, **kwargs: P.kwargs
     ) -> None:
-        """Run one write; a write the target refuses for now is counted, and the run goes on."""
+        """Run one write; a write the target refuses for now is counted, and the run goes on
+        (unless the mailbox refuses every write: then the run stops for now)."""
+        if self.before_write is not None:
+            self.before_write()
         try:
             operation(*args, **kwargs)
         except TargetError as error:
@@ -157,7 +180,16 @@ class _Writer:
                 raise
             self.counts["failed"] += 1
             self.failures.append(f"{label}: {error}")
-            logger.warning("target write failed: %s", error, extra={"contact": label})
+            logger.warning("target write failed: %s", error, extra={"operation": label})
+            self.consecutive_failures += 1
+            if self.consecutive_failures >= MAX_CONSECUTIVE_WRITE_FAILURES:
+                raise TargetError(
+                    f"the mailbox refused {self.consecutive_failures} writes in a row ({error}); "
+                    "nothing more was written in this run, and the next run tries again",
+                    permanent=True,
+                ) from error
+        else:
+            self.consecutive_failures = 0
         self.done_since_flush += 1
         self.done += 1
         if self.on_progress is not None:
@@ -238,6 +270,7 @@ def sync_run_execute(
     target: Target,
     now: datetime | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    before_write: Callable[[], None] | None = None,
 ) -> SyncRun:
     """Run the engine for the run's linked user and record what happened on the run.
 
@@ -246,8 +279,13 @@ def sync_run_execute(
     now = now or timezone.now()
     linked_user = run.linked_user
     profile = linked_user.profile
+    # Everything below describes this attempt: a redelivered run starts its record afresh.
     run.status, run.started_at, run.heartbeat_at = RunStatus.RUNNING, now, now
-    run.save(update_fields=["status", "started_at", "heartbeat_at"])
+    run.progress_done = run.progress_total = 0
+    run.created_count = run.updated_count = run.deleted_count = run.failed_count = 0
+    run.unchanged_count = 0
+    run.warnings, run.held_deletions, run.error_text = [], [], ""
+    run.save(update_fields=[*ATTEMPT_FIELDS, "status", "started_at", "heartbeat_at"])
     started = time.monotonic()
 
     preferences = effective_preferences_get(linked_user=linked_user)
@@ -324,6 +362,7 @@ def sync_run_execute(
         existing=existing,
         reconciliation=reconciliation,
         on_progress=on_progress,
+        before_write=before_write,
     )
     logger.info(
         "sync run wrote its changes",
@@ -355,29 +394,37 @@ def _write(
     existing: dict[int, PersonMapping],
     reconciliation: Reconciliation,
     on_progress: Callable[[int, int], None] | None,
+    before_write: Callable[[], None] | None,
 ) -> str:
     """Apply the reconciliation; returns error text when the target refused us for good."""
     run.progress_total = reconciliation.writes
     run.unchanged_count = reconciliation.unchanged
     run.held_deletions = sorted(reconciliation.held_deletes)
     run.save(update_fields=["progress_total", "unchanged_count", "held_deletions"])
-    writer = _Writer(run=run, target=target, existing=existing, on_progress=on_progress)
+    writer = _Writer(
+        run=run,
+        target=target,
+        existing=existing,
+        on_progress=on_progress,
+        before_write=before_write,
+    )
     error_text = ""
     try:
         for card, provenance in reconciliation.creates:
-            writer.apply(card.display_name, writer.create, card, provenance)
+            writer.apply(f"create person {card.person_id}", writer.create, card, provenance)
         for card, provenance in reconciliation.updates:
-            writer.apply(card.display_name, writer.update, card, provenance)
+            writer.apply(f"update person {card.person_id}", writer.update, card, provenance)
         for person_id in reconciliation.deletes:
-            writer.apply(f"person {person_id}", writer.delete, person_id)
+            writer.apply(f"delete person {person_id}", writer.delete, person_id)
     except TargetError as error:
         error_text = f"The address book refused our changes: {error}"
     finally:
-        writer.flush()
+        now = timezone.now()
         for person_id, provenance in reconciliation.provenance_only.items():
-            PersonMapping.objects.filter(pk=existing[person_id].pk).update(
-                provenance=sorted(provenance)
-            )
+            mapping = existing[person_id]
+            mapping.provenance, mapping.updated_at = sorted(provenance), now
+            writer.pending_updates.append(mapping)
+        writer.flush()
         SyncRun.objects.filter(pk=run.pk).update(
             created_count=writer.counts["created"],
             updated_count=writer.counts["updated"],
@@ -404,6 +451,7 @@ def mappings_rebuild_from_marks(
     (first run, housekeeping) keeps exactly the persons still named; the empty hash
     makes the run rewrite them once with fresh etags.
     """
+    context_identifier = run.linked_user.tenant.context_identifier
     rebuilt = [
         PersonMapping(
             linked_user_id=run.linked_user_id,
@@ -415,6 +463,9 @@ def mappings_rebuild_from_marks(
             content_hash="",
         )
         for own in {contact.person_id: contact for contact in target.list_own()}.values()
+        # Only cards with this tenant's UID: another tenant's card in the same address
+        # book carries our mark too, and must never be adopted (or deleted).
+        if own.uid == contact_uid(context_identifier=context_identifier, person_id=own.person_id)
     ]
     if rebuilt:
         logger.info(
@@ -433,7 +484,7 @@ def sync_run_apply_held_deletions(*, run: SyncRun, target: Target) -> int:
     SyncRun.objects.filter(pk=run.pk).update(progress_total=F("progress_total") + len(existing))
     writer = _Writer(run=run, target=target, existing=existing)
     for person_id in existing:
-        writer.apply(f"person {person_id}", writer.delete, person_id)
+        writer.apply(f"delete person {person_id}", writer.delete, person_id)
     writer.flush()
     SyncRun.objects.filter(pk=run.pk).update(
         held_deletions=[], deleted_count=F("deleted_count") + writer.counts["deleted"]

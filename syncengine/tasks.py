@@ -27,10 +27,13 @@ def sync_run_task(self: Any, run_id: int, transient_failures: int = 0) -> None:
     except LockHeld as busy:
         raise self.retry(exc=busy, countdown=LOCK_RETRY_SECONDS) from busy
     except RetryLater as later:
+        # Both args and kwargs: a retry otherwise reuses the first call's positional
+        # arguments, and would pass the run id twice.
         raise self.retry(
             exc=later,
             countdown=later.seconds * 2**transient_failures,
-            kwargs={"run_id": run_id, "transient_failures": transient_failures + 1},
+            args=(run_id,),
+            kwargs={"transient_failures": transient_failures + 1},
         ) from later
 
 
@@ -48,8 +51,9 @@ def sync_run_apply_held_deletions_task(self: Any, run_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sync_dispatch_task() -> None:
-    from syncengine.orchestration import sync_dispatch_due
+    from syncengine.orchestration import stale_runs_recover, sync_dispatch_due
 
+    stale_runs_recover()
     sync_dispatch_due()
 
 

@@ -151,8 +151,15 @@ if not REDIS_URL:
         "scripts/test, which run an embedded Redis and set it for you."
     )
 
+# Every key we keep in Redis starts with this, so services sharing one Redis stay apart.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="synchronizer")
+
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+    }
 }
 
 # The longest sync run we plan for (10,000 cards into a slow CardDAV server) takes well
@@ -274,6 +281,8 @@ SILENCED_SYSTEM_CHECKS: list[str] = env.list("SILENCED_SYSTEM_CHECKS", default=[
 # Bearer token Prometheus sends to /metrics/; unset, the endpoint is open (keep it on an
 # internal network then).
 METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+# Where operators find Flower (the workers' own view), linked from the operator console.
+FLOWER_URL: str = env.str("FLOWER_URL", default="http://127.0.0.1:5555/")
 
 # --- Logging ------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ bob is an ordinary member of Acme, and charlie administers another tenant, Globe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,16 @@ from profiles.models import Environment, LinkedUser, SyncProfile, Tenant, User
 from profiles.services import linked_user_link, profile_create
 
 pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.worker", "tests.plugins.radicale"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keys of this test session in Redis (locks, rate budget, cache) are its own, so test
+    sessions running at the same time on one machine never meet."""
+    from django.conf import settings
+
+    prefix = f"test-{os.getpid()}"
+    settings.REDIS_KEY_PREFIX = prefix
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
 
 
 @pytest.fixture(autouse=True)

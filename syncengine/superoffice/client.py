@@ -217,14 +217,28 @@ class SuperOfficeClient:
             params["$entities"] = ",".join(entities)
         path = f"Archive/{provider}"
         skip = 0
+        previous_first_row: dict[str, Any] | None = None
         while True:
             params["$skip"] = skip
             body = self._archive_page(path=path, params=params)
             rows = body.get("value") or []
+            if rows and rows[0] == previous_first_row:
+                # A server ignoring $skip would otherwise have us read the same page forever.
+                raise PermanentError(
+                    f"SuperOffice answered the same page of {provider} twice; stopped reading."
+                )
+            previous_first_row = rows[0] if rows else None
             yield from rows
             next_link = body.get("odata.nextLink")
             while next_link:
                 # The server cut the page short of $top; it says where the rest starts.
+                # Our token goes only to the tenant's own API, wherever the link points.
+                if str(next_link).startswith(("http://", "https://")) and not str(
+                    next_link
+                ).startswith(self.webapi_url):
+                    raise PermanentError(
+                        f"SuperOffice's next page of {provider} is on another host; not followed."
+                    )
                 body = self.get_json(str(next_link))
                 more = body.get("value") or []
                 rows = [*rows, *more]

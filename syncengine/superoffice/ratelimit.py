@@ -19,7 +19,7 @@ import redis
 from django.conf import settings
 
 WINDOW_MILLISECONDS = 1000
-KEY_PREFIX = "superoffice:request-budget:"
+KEY_NAME = "superoffice-request-budget"
 
 # KEYS[1]: the tenant's window. ARGV: limit, window (ms), a unique member for this request.
 # Returns 0 when the request may go now (and records it), else the milliseconds until the
@@ -60,9 +60,11 @@ class RedisRateLimiter:
         *,
         redis_url: str,
         per_second: int | None,
+        key_prefix: str = "synchronizer",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.per_second = per_second or 0
+        self.key_prefix = key_prefix
         self.sleep = sleep
         self.redis = redis.Redis.from_url(redis_url)
         self.script = self.redis.register_script(SLIDING_WINDOW_SCRIPT)
@@ -76,7 +78,7 @@ class RedisRateLimiter:
         while True:
             wait_ms = int(
                 self.script(
-                    keys=[f"{KEY_PREFIX}{tenant}"],
+                    keys=[f"{self.key_prefix}:{KEY_NAME}:{tenant}"],
                     args=[self.per_second, WINDOW_MILLISECONDS, member],
                 )
             )
@@ -89,10 +91,12 @@ class RedisRateLimiter:
 def rate_limiter_from_settings() -> RedisRateLimiter:
     """The shared limiter, with N from SUPEROFFICE_MAX_REQUESTS_PER_SECOND (default 10)."""
     per_second: int | None = settings.SUPEROFFICE_MAX_REQUESTS_PER_SECOND
-    return _shared_limiter(redis_url=settings.REDIS_URL, per_second=per_second)
+    return _shared_limiter(
+        redis_url=settings.REDIS_URL, per_second=per_second, key_prefix=settings.REDIS_KEY_PREFIX
+    )
 
 
 @cache
-def _shared_limiter(*, redis_url: str, per_second: int | None) -> RedisRateLimiter:
+def _shared_limiter(*, redis_url: str, per_second: int | None, key_prefix: str) -> RedisRateLimiter:
     # One connection pool per process, not one per client (a run builds a client).
-    return RedisRateLimiter(redis_url=redis_url, per_second=per_second)
+    return RedisRateLimiter(redis_url=redis_url, per_second=per_second, key_prefix=key_prefix)

@@ -495,10 +495,10 @@ class CardDAVTarget(Target):
                 f"The address book refused {uid} but holds no such card; the next run tries again."
             )
         if not _is_ours(stored.text, uid=uid):
+            # One contact's failure, not the mailbox's: the run goes on with the others.
             return TargetError(
-                f"A contact that Synchronizer did not create is at {ref}; "
-                "it was left untouched. Remove it from the address book to let the sync go on.",
-                permanent=True,
+                f"A contact that Synchronizer did not create is at {ref}; it was left "
+                "untouched. Remove it from the address book to let this person sync."
             )
         return ContactExists(WrittenContact(ref=ref, etag=stored.etag))
 

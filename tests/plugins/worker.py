@@ -47,6 +47,7 @@ class WorkerProcess:
             **os.environ,
             "DATABASE_URL": _database_url(connection.settings_dict),
             "SUPEROFFICE_ENVIRONMENT": settings.SUPEROFFICE_ENVIRONMENT,
+            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
             "SUPEROFFICE_MAX_ATTEMPTS": str(settings.SUPEROFFICE_MAX_ATTEMPTS),
             "SUPEROFFICE_BACKOFF_BASE_SECONDS": str(settings.SUPEROFFICE_BACKOFF_BASE_SECONDS),
             "SUPEROFFICE_BACKOFF_CAP_SECONDS": str(settings.SUPEROFFICE_BACKOFF_CAP_SECONDS),

@@ -85,3 +85,19 @@ def test_undelete_is_refused_when_the_associate_was_linked_again(
     alice_link.refresh_from_db()
     assert alice_link.is_deleted
     assert list(LinkedUser.objects.alive()) == [relinked]
+
+
+def test_only_a_deleted_profile_can_be_removed_for_good(
+    acme_profile: SyncProfile, alice_link: LinkedUser
+) -> None:
+    from profiles.services import profile_delete_permanently
+
+    with pytest.raises(ValidationError, match="Delete the profile first"):
+        profile_delete_permanently(profile=acme_profile)
+    assert SyncProfile.objects.filter(pk=acme_profile.pk).exists()
+
+    profile_delete(profile=acme_profile)
+    profile_delete_permanently(profile=acme_profile)
+
+    assert not SyncProfile.objects.filter(pk=acme_profile.pk).exists()
+    assert not LinkedUser.objects.filter(pk=alice_link.pk).exists()

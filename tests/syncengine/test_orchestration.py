@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from pytest_django.fixtures import SettingsWrapper
 
 from preferences.services import person_sync_preferences_update
 from profiles.models import LinkedUser, SuperOfficeToken, TargetAccount, User
@@ -23,6 +24,7 @@ from syncengine.orchestration import (
     RetryLater,
     first_run_queue_if_ready,
     link_waiting_for,
+    stale_runs_recover,
     sync_dispatch_due,
     sync_run_perform,
     sync_run_request,
@@ -310,13 +312,33 @@ def test_a_due_user_with_a_queued_catch_up_run_is_merged_not_doubled(
     assert run.trigger["merged_kinds"] == [RunKind.REGULAR]
 
 
-def test_a_user_whose_run_is_working_waits_for_the_next_interval(ready_link: LinkedUser) -> None:
+def test_a_user_whose_run_is_working_stays_due_until_it_finished(ready_link: LinkedUser) -> None:
     SyncRun.objects.filter(linked_user=ready_link).update(status=RunStatus.RUNNING)
+    schedule = SyncSchedule.objects.get(linked_user=ready_link)
+    housekeeping_time = schedule.next_housekeeping_at + timedelta(minutes=1)
 
-    result = sync_dispatch_due(now=timezone.now() + timedelta(minutes=31))
+    result = sync_dispatch_due(now=housekeeping_time)
 
-    assert (result.regular, result.merged) == (0, 0)
-    assert SyncSchedule.objects.get(linked_user=ready_link).next_regular_at > timezone.now()
+    assert (result.regular, result.housekeeping, result.merged) == (0, 0, 0)
+    schedule.refresh_from_db()
+    assert schedule.next_housekeeping_at < housekeeping_time  # not skipped for a day
+
+    SyncRun.objects.filter(linked_user=ready_link).update(status=RunStatus.SUCCEEDED)
+    result = sync_dispatch_due(now=housekeeping_time + timedelta(minutes=1))
+    assert result.housekeeping == 1
+
+
+def test_each_user_keeps_their_offset_after_an_outage(ready_link: LinkedUser) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    schedule = SyncSchedule.objects.get(linked_user=ready_link)
+    first_due = schedule.next_regular_at
+
+    sync_dispatch_due(now=first_due + timedelta(hours=2, minutes=3))
+
+    schedule.refresh_from_db()
+    after = schedule.next_regular_at - first_due
+    assert after % timedelta(minutes=15) == timedelta(0)
+    assert timedelta(hours=2, minutes=3) < after <= timedelta(hours=2, minutes=18)
 
 
 def test_the_dispatcher_does_a_fixed_number_of_queries(
@@ -380,3 +402,156 @@ def test_every_log_line_of_a_run_names_its_tenant_user_and_run(
         assert getattr(record, "run") == str(run.code)  # noqa: B009
         assert getattr(record, "linked_user") == str(ready_link.code)  # noqa: B009
         assert getattr(record, "tenant") == TENANT  # noqa: B009
+
+
+# --- Recovering from trouble --------------------------------------------------------------
+
+
+def test_a_transient_failure_is_retried_by_the_task_then_recorded(
+    ready_link: LinkedUser,
+    target: RecordingTarget,
+    sandbox: SandboxControl,
+    settings: SettingsWrapper,
+) -> None:
+    from syncengine.tasks import sync_run_task
+
+    run = SyncRun.objects.get(linked_user=ready_link)
+    sandbox.set_maintenance(tenant=TENANT)
+    # Eagerly, each retry runs at once, with the arguments the retry sends.
+    settings.CELERY_TASK_EAGER_PROPAGATES = False
+
+    sync_run_task.apply(args=(run.pk,))
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "Tried several times" in run.error_text
+
+
+def test_a_redelivered_run_that_had_written_starts_its_record_afresh(
+    ready_link: LinkedUser, target: RecordingTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncengine import services
+
+    monkeypatch.setattr(services, "WRITE_BATCH_SIZE", 5)
+    run = SyncRun.objects.get(linked_user=ready_link)
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, progress_done=3, progress_total=3, created_count=3
+    )
+
+    sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.progress_done == run.progress_total == run.created_count == len(target.contacts)
+
+
+def test_an_unexpected_error_closes_the_run_in_words_and_is_raised(
+    ready_link: LinkedUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(account: object) -> RecordingTarget:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setitem(TARGETS, "carddav", broken)
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    with pytest.raises(ZeroDivisionError):
+        sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "error on our side" in run.error_text
+
+
+def test_a_lost_lock_stops_the_writes_and_queues_the_run_again(
+    ready_link: LinkedUser, target: RecordingTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncengine import locks
+
+    monkeypatch.setattr(
+        locks.HeldLock,
+        "check",
+        lambda self: (_ for _ in ()).throw(locks.LockLost("The run lost its lock.")),
+    )
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    with pytest.raises(RetryLater):
+        sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+    assert target.writes() == 0
+
+
+def test_a_mailbox_refusing_every_write_stops_the_run_early(
+    ready_link: LinkedUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncengine.targets.base import TargetError
+
+    class Unreachable(RecordingTarget):
+        def create(self, *, card: Any) -> Any:
+            self.calls.append(("create", card.person_id))
+            raise TargetError("connection refused")
+
+    unreachable = Unreachable()
+    monkeypatch.setitem(TARGETS, "carddav", lambda account: unreachable)
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "refused 5 writes in a row" in run.error_text
+    assert len(unreachable.calls) == 5
+
+
+def test_stale_runs_are_closed_and_lost_queued_runs_handed_over_again(
+    ready_link: LinkedUser, published: list[int]
+) -> None:
+    queued = SyncRun.objects.get(linked_user=ready_link)
+    long_ago = timezone.now() - timedelta(hours=1)
+    SyncRun.objects.filter(pk=queued.pk).update(published_at=long_ago)
+    dead = SyncRun.objects.create(
+        linked_user=ready_link,
+        kind=RunKind.REGULAR,
+        status=RunStatus.RUNNING,
+        started_at=long_ago,
+    )
+    alive = SyncRun.objects.create(
+        linked_user=ready_link,
+        kind=RunKind.REGULAR,
+        status=RunStatus.RUNNING,
+        started_at=long_ago,
+    )
+
+    with run_lock(linked_user_id=ready_link.pk, owner=str(alive.code)):
+        result = stale_runs_recover()
+
+    assert (result.failed, result.republished) == (1, 1)
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == RunStatus.FAILED
+    assert "worker running this run stopped" in dead.error_text
+    assert alive.status == RunStatus.RUNNING
+    assert stale_runs_recover().republished == 0  # handed over once per half hour
+
+
+def test_held_deletions_the_mailbox_refuses_stay_held_with_the_reason(
+    ready_link: LinkedUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncengine.orchestration import held_deletions_apply
+    from syncengine.targets.base import TargetError
+
+    def refusing(account: object) -> RecordingTarget:
+        raise TargetError("The mailbox rejected the user name or app password.", permanent=True)
+
+    monkeypatch.setitem(TARGETS, "carddav", refusing)
+    run = SyncRun.objects.get(linked_user=ready_link)
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.NEEDS_CONFIRMATION, held_deletions=[1, 2]
+    )
+
+    assert held_deletions_apply(run_id=run.pk) == 0
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.NEEDS_CONFIRMATION
+    assert "rejected the user name" in run.error_text

@@ -537,3 +537,30 @@ def test_a_wiped_mapping_table_is_rebuilt_from_our_marks(
     assert set(_provenance(ingrid_link)) == synced
     customers = read(ingrid_link, "selection", selection_id=1)
     assert all("selection:1" in _provenance(ingrid_link)[p] for p in customers)
+
+
+def test_a_rebuild_never_adopts_another_tenants_card(
+    ingrid_link: LinkedUser, run_sync: Runner, target: RecordingTarget, read: Callable[..., Any]
+) -> None:
+    _set(ingrid_link, static_selections=[KEY_CUSTOMERS])
+    run_sync(RunKind.FIRST)
+    PersonMapping.objects.all().delete()
+    # The same address book holds a card written for another tenant's person.
+    from dataclasses import replace
+
+    from syncengine.rendering import contact_uid
+
+    someone = target.card_of(min(target.person_ids))
+    foreign = replace(
+        someone,
+        person_id=424242,
+        uid=contact_uid(context_identifier="Cust20002", person_id=424242),
+    )
+    target.create(card=foreign)
+
+    run_sync(RunKind.HOUSEKEEPING)
+
+    assert 424242 in target.person_ids
+    assert ("delete", 424242) not in target.calls
+    assert ("update", 424242) not in target.calls
+    assert 424242 not in _provenance(ingrid_link)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from syncengine.heartbeat import HEARTBEAT_CACHE_KEY, beat_heartbeat_last
@@ -54,7 +55,7 @@ def worker() -> Iterator[subprocess.Popen[str]]:
             "--without-mingle",
         ],
         cwd=REPO,
-        env=os.environ.copy(),
+        env={**os.environ, "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

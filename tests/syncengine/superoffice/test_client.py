@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
+import requests
 from django.utils import timezone
 from pytest_django.fixtures import SettingsWrapper
 
@@ -449,3 +452,50 @@ def test_every_request_takes_the_shared_rate_budget(
     assert client.stats.throttled_seconds >= 0.5
     assert client.stats.requests == 6
     assert sandbox.request_counts()["per_tenant"][TENANT] == 6
+
+
+class _CannedSession(requests.Session):
+    """Answers every request with the next canned JSON body (a server we script)."""
+
+    def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.bodies = bodies
+        self.urls: list[str] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        self.urls.append(str(url))
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps(self.bodies.pop(0)).encode()
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+
+def _scripted_client(bodies: list[dict[str, Any]]) -> tuple[SuperOfficeClient, _CannedSession]:
+    session = _CannedSession(bodies)
+    client = SuperOfficeClient(
+        context_identifier="Cust1",
+        webapi_url="https://online2.example/Cust1/api/",
+        token_provider=lambda force_refresh: "8A:Cust1.token",
+        rate_limiter=None,
+        session=session,
+    )
+    return client, session
+
+
+def test_a_server_ignoring_skip_does_not_make_us_read_forever() -> None:
+    page = {"value": [{"personId": i} for i in range(2)]}
+    client, _ = _scripted_client([page, page, page])
+
+    with pytest.raises(PermanentError, match="same page"):
+        list(client.archive("Person", select=("personId",), order_by="personId", page_size=2))
+
+
+def test_a_next_page_on_another_host_is_not_followed_with_our_token() -> None:
+    client, session = _scripted_client(
+        [{"value": [{"personId": 1}], "odata.nextLink": "https://evil.example/steal"}]
+    )
+
+    with pytest.raises(PermanentError, match="another host"):
+        list(client.archive("Person", select=("personId",), order_by="personId", page_size=5))
+    assert all(url.startswith("https://online2.example/") for url in session.urls)
