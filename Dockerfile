@@ -9,6 +9,7 @@ COPY profiles ./profiles
 COPY preferences ./preferences
 COPY syncengine ./syncengine
 COPY sandbox ./sandbox
+COPY devservers ./devservers
 RUN pip install .
 COPY . .
 

@@ -5,8 +5,9 @@
         control.reset()
         control.set_faults(fail_next=[503])
 
-Only the standard library and ``requests`` are used, over HTTP; nothing here imports the
-sandbox's server code, so a test process stays independent of the server process.
+Only the standard library, ``requests`` and the local-server launcher of ``devservers``
+are used, over HTTP; nothing here imports the sandbox's server code, so a test process
+stays independent of the server process.
 """
 
 from __future__ import annotations
@@ -15,35 +16,28 @@ import base64
 import hashlib
 import os
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-READY_TIMEOUT_SECONDS = 60.0
+from devservers.process import LocalServer, ServerStartError, free_port
+
+__all__ = ["SandboxControl", "SandboxProcess", "SandboxStartError", "free_port", "sign_in"]
 
 
-class SandboxStartError(RuntimeError):
+class SandboxStartError(ServerStartError):
     """The sandbox process did not become ready; the message includes its output."""
 
 
-def free_port(*, host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class SandboxProcess:
+class SandboxProcess(LocalServer):
     """``python -m sandbox`` on a free port with its own data directory."""
+
+    label = "The sandbox"
+    log_name = "sandbox.log"
+    start_error = SandboxStartError
 
     def __init__(
         self,
@@ -53,105 +47,41 @@ class SandboxProcess:
         data_dir: Path | None = None,
         persons: int | None = None,
         clients_json: str | None = None,
-        ready_timeout: float = READY_TIMEOUT_SECONDS,
+        ready_timeout: float = 60.0,
     ) -> None:
-        self.host = host
-        self.port = port or free_port(host=host)
-        self.owns_data_dir = data_dir is None
-        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="sandbox-data-"))
+        super().__init__(host=host, port=port, data_dir=data_dir, ready_timeout=ready_timeout)
         self.persons = persons
         self.clients_json = clients_json
-        self.ready_timeout = ready_timeout
-        self.log_path = self.data_dir / "sandbox.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        command = [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-        ]
+        command = [sys.executable, "-m", "sandbox", "--host", self.host, "--port", str(self.port),
+                   "--data-dir", str(self.data_dir)]  # fmt: skip
         if self.persons is not None:
             command += ["--persons", str(self.persons)]
         return command
 
-    def start(self) -> SandboxProcess:
-        environment = dict(os.environ)
+    def environment(self) -> dict[str, str]:
+        environment = super().environment()
         if self.clients_json is not None:
             environment["SANDBOX_CLIENTS"] = self.clients_json
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         repository_root = Path(__file__).resolve().parent.parent
         environment["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(repository_root), environment.get("PYTHONPATH", "")])
         )
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                self.command(), stdout=log, stderr=subprocess.STDOUT, env=environment
-            )
-        self.wait_until_ready()
-        return self
+        return environment
 
-    def output(self) -> str:
+    def is_ready(self) -> bool:
         try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise SandboxStartError(
-                    f"The sandbox exited with code {self.process.returncode} before it was "
-                    f"ready.\nCommand: {' '.join(self.command())}\nOutput:\n{self.output()}"
-                )
-            try:
-                if requests.get(f"{self.base_url}/_sandbox/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise SandboxStartError(
-            f"The sandbox did not answer on {self.base_url} within {self.ready_timeout:.0f}s."
-            f"\nOutput:\n{self.output()}"
-        )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-        if self.owns_data_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+            return requests.get(f"{self.base_url}/_sandbox/health", timeout=1).ok
+        except requests.RequestException:
+            return False
 
     def control(self) -> SandboxControl:
         return SandboxControl(base_url=self.base_url)
-
-    def __enter__(self) -> SandboxProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class SandboxControlError(RuntimeError):

@@ -1,7 +1,7 @@
 """What the sync engine reads from SuperOffice, each as a few archive queries.
 
-Ids come in pages of 1,000; person details in `oneOf` chunks of 500 ids, so 5,000
-selection members cost about 6 requests for their ids and 10 for their details, never
+Ids come in pages of 1,000; person details in `oneOf` chunks of 999 ids, so 5,000
+selection members cost about 6 requests for their ids and 6 for their details, never
 one request per person.
 
 Selections: SuperOffice keeps company and person selections in one kind of selection
@@ -246,28 +246,31 @@ def selection_member_person_ids(*, client: SuperOfficeClient, selection_id: int)
 # --- favourites ----------------------------------------------------------------------------
 
 
-def favourite_company_ids(*, client: SuperOfficeClient, associate_id: int) -> frozenset[int]:
-    """The companies the associate starred."""
+def _favourite_ids(
+    *, client: SuperOfficeClient, provider: str, column: str, associate_id: int
+) -> frozenset[int]:
     rows = client.archive(
-        "contactfavourites",
-        select=("contactId",),
+        provider,
+        select=(column,),
         filter=f"favouriteAssociateId associateIsOneOf ({int(associate_id)})",
-        order_by="contactId",
+        order_by=column,
         page_size=ID_PAGE_SIZE,
     )
-    return frozenset(contact_id for row in rows if (contact_id := _int(row.get("contactId"))))
+    return frozenset(record_id for row in rows if (record_id := _int(row.get(column))))
+
+
+def favourite_company_ids(*, client: SuperOfficeClient, associate_id: int) -> frozenset[int]:
+    """The companies the associate starred."""
+    return _favourite_ids(
+        client=client, provider="contactfavourites", column="contactId", associate_id=associate_id
+    )
 
 
 def favourite_person_ids(*, client: SuperOfficeClient, associate_id: int) -> frozenset[int]:
     """The persons the associate starred, former employees included (starred on purpose)."""
-    rows = client.archive(
-        "personfavourites",
-        select=("personId",),
-        filter=f"favouriteAssociateId associateIsOneOf ({int(associate_id)})",
-        order_by="personId",
-        page_size=ID_PAGE_SIZE,
+    return _favourite_ids(
+        client=client, provider="personfavourites", column="personId", associate_id=associate_id
     )
-    return frozenset(person_id for row in rows if (person_id := _int(row.get("personId"))))
 
 
 def person_ids_at_companies(
@@ -349,7 +352,7 @@ def appointment_person_ids(
 def persons_by_ids(
     *, client: SuperOfficeClient, person_ids: Iterable[int]
 ) -> dict[int, PersonRecord]:
-    """Details of these persons, 500 per request; persons that no longer exist are absent."""
+    """Details of these persons, 999 per request; persons that no longer exist are absent."""
     persons: dict[int, PersonRecord] = {}
     for chunk in _chunks(person_ids, size=DETAIL_CHUNK_SIZE):
         rows = client.archive(
