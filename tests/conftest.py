@@ -12,7 +12,12 @@ import pytest
 from profiles.models import Environment, LinkedUser, SyncProfile, Tenant, User
 from profiles.services import linked_user_link, profile_create
 
-pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.worker", "tests.plugins.radicale"]
+pytest_plugins = [
+    "tests.plugins.sandbox",
+    "tests.plugins.nordlys",
+    "tests.plugins.worker",
+    "tests.plugins.radicale",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -21,9 +21,9 @@ from profiles.signals import link_readiness_changed
 from sandbox.testing import SandboxControl
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.orchestration import sync_run_perform, sync_run_request
+from tests.plugins.nordlys import TENANT
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.plugins.worker import WorkerProcess
-from tests.syncengine.conftest import TENANT
 
 PERSON_MARK = re.compile(r"^X-SUPEROFFICE-PERSONID:(\d+)\r?$", re.MULTILINE)
 KEY_CUSTOMERS = {"id": 1, "name": "Nøkkelkunder Oslo"}

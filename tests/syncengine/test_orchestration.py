@@ -32,7 +32,7 @@ from syncengine.orchestration import (
 from syncengine.targets import TARGETS
 from syncengine.targets.memory import RecordingTarget
 from synchronizer.logcontext import RunContextFilter
-from tests.syncengine.conftest import TENANT
+from tests.plugins.nordlys import TENANT
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def ready_link(
 
 
 def test_the_first_run_waits_for_the_last_condition(
-    sandbox_tenant: Any,
+    nordlys: Any,
     ingrid_link: LinkedUser,
     published: list[int],
     django_capture_on_commit_callbacks: Callable[..., Any],
@@ -96,7 +96,7 @@ def test_the_first_run_waits_for_the_last_condition(
     ]
     assert not SyncRun.objects.filter(linked_user=waiting).exists()
 
-    user = User.objects.create_user(username="ola", tenant=sandbox_tenant, associate_id=2)
+    user = User.objects.create_user(username="ola", tenant=nordlys, associate_id=2)
     SuperOfficeToken.objects.create(user=user, access_token="8A:x", expires_at=timezone.now())
     LinkedUser.objects.filter(pk=waiting.pk).update(user=user)
     with django_capture_on_commit_callbacks(execute=True):

@@ -21,10 +21,11 @@ from profiles.models import LinkedUser, SyncProfile, TargetAccount, Tenant, User
 from profiles.services import linked_user_link, profile_create
 from sandbox.testing import SandboxControl
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
+from tests.plugins.nordlys import INGRID, OLA
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.plugins.worker import WorkerProcess
 from tests.portals.browser.conftest import screenshot
-from tests.portals.conftest import INGRID, OLA, make_ready
+from tests.portals.conftest import make_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,8 @@ import pytest
 from sandbox.testing import SandboxControl, SandboxProcess, sign_in
 from syncengine.superoffice.client import SuperOfficeClient
 from syncengine.superoffice.ratelimit import RateLimiter
-from tests.syncengine.conftest import ADMIN_EMAIL, TENANT
+from tests.plugins.nordlys import INGRID as ADMIN_EMAIL
+from tests.plugins.nordlys import TENANT
 
 OTHER_TENANT_EMAIL = "astrid.svensson@fjallvind.example"
 

@@ -29,7 +29,7 @@ from syncengine.superoffice.errors import (
     TransientError,
 )
 from syncengine.superoffice.ratelimit import RedisRateLimiter
-from tests.syncengine.conftest import ADMIN_ASSOCIATE_ID, TENANT
+from tests.plugins.nordlys import TENANT
 from tests.syncengine.superoffice.conftest import (
     OTHER_TENANT_EMAIL,
     ClientFactory,
@@ -59,7 +59,7 @@ def test_requests_carry_the_token_and_ask_for_english_json(
     assert sent["Accept"] == "application/json"
     assert sent["SO-Language"] == "en"
     assert sent["Accept-Language"] == "en"
-    assert response.json()["AssociateId"] == ADMIN_ASSOCIATE_ID
+    assert response.json()["AssociateId"] == 1
 
 
 def test_get_json_reads_an_entity(client: SuperOfficeClient, crm: sqlite3.Connection) -> None:
@@ -208,7 +208,7 @@ def test_429_waits_as_long_as_retry_after_says(
 
     body = client.get_json("User/currentPrincipal")
 
-    assert body["AssociateId"] == ADMIN_ASSOCIATE_ID
+    assert body["AssociateId"] == 1
     assert time.monotonic() - started >= 1.0
     assert (client.stats.requests, client.stats.retries) == (2, 1)
 
@@ -219,7 +219,7 @@ def test_503_waits_as_long_as_retry_after_says(
     sandbox.set_faults(fail_next=[503], retry_after_seconds=1)
     started = time.monotonic()
 
-    assert client.get_json("User/currentPrincipal")["AssociateId"] == ADMIN_ASSOCIATE_ID
+    assert client.get_json("User/currentPrincipal")["AssociateId"] == 1
 
     assert time.monotonic() - started >= 1.0
     assert client.stats.retries == 1
@@ -230,7 +230,7 @@ def test_server_errors_back_off_and_succeed(
 ) -> None:
     sandbox.set_faults(fail_next=[500, 500])
 
-    assert client.get_json("User/currentPrincipal")["AssociateId"] == ADMIN_ASSOCIATE_ID
+    assert client.get_json("User/currentPrincipal")["AssociateId"] == 1
 
     assert (client.stats.requests, client.stats.retries) == (3, 2)
 
@@ -319,7 +319,7 @@ def test_an_expired_token_is_refreshed_once_and_the_request_succeeds(
     client.get_json("User/currentPrincipal")
     sandbox.expire_tokens()
 
-    assert client.get_json("User/currentPrincipal")["AssociateId"] == ADMIN_ASSOCIATE_ID
+    assert client.get_json("User/currentPrincipal")["AssociateId"] == 1
 
     assert admin_tokens.calls == [False, True]
     assert client.stats.token_refreshes == 1
@@ -362,7 +362,7 @@ def test_the_linked_users_client_refreshes_the_stored_token_when_it_expires(
     sandbox.expire_tokens()
     client = superoffice_client_for_linked_user(linked_user=ingrid_link)
 
-    assert client.get_json("User/currentPrincipal")["AssociateId"] == ADMIN_ASSOCIATE_ID
+    assert client.get_json("User/currentPrincipal")["AssociateId"] == 1
 
     assert SuperOfficeToken.objects.get(user=ingrid_link.user).access_token != before
     assert client.stats.token_refreshes == 1
@@ -371,7 +371,7 @@ def test_the_linked_users_client_refreshes_the_stored_token_when_it_expires(
 def test_revoked_consent_means_signing_in_again(
     ingrid_link: LinkedUser, sandbox: SandboxControl
 ) -> None:
-    sandbox.revoke_consent(tenant=TENANT, associate_id=ADMIN_ASSOCIATE_ID)
+    sandbox.revoke_consent(tenant=TENANT, associate_id=1)
     client = superoffice_client_for_linked_user(linked_user=ingrid_link)
 
     with pytest.raises(SignInNeeded, match="Sign in with SuperOffice again"):
@@ -388,7 +388,7 @@ def test_a_moved_tenant_is_found_again_and_its_new_host_remembered(
     new_host = sandbox.move_tenant(tenant=TENANT)
     client = superoffice_client_for_linked_user(linked_user=ingrid_link)
 
-    assert client.get_json("User/currentPrincipal")["AssociateId"] == ADMIN_ASSOCIATE_ID
+    assert client.get_json("User/currentPrincipal")["AssociateId"] == 1
 
     saved = Tenant.objects.get(pk=ingrid_link.tenant.pk).webapi_url
     assert saved != old_url

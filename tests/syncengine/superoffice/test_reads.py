@@ -23,7 +23,7 @@ from syncengine.superoffice.reads import (
     selection_member_person_ids,
 )
 from syncengine.superoffice.records import SyncWindow
-from tests.syncengine.conftest import ADMIN_ASSOCIATE_ID, TENANT
+from tests.plugins.nordlys import TENANT
 
 # --- facts from the sandbox's own data ---------------------------------------------------
 
@@ -285,7 +285,7 @@ def test_a_selection_no_longer_static_is_a_permanent_error(
 def favourites(crm: sqlite3.Connection, *, table_name: str) -> set[int]:
     rows = crm.execute(
         "SELECT record_id FROM favourite WHERE tenant = ? AND associate_id = ? AND table_name = ?",
-        (TENANT, ADMIN_ASSOCIATE_ID, table_name),
+        (TENANT, 1, table_name),
     )
     return {int(row[0]) for row in rows}
 
@@ -297,11 +297,11 @@ def test_favourite_companies_and_persons_are_the_associates_own(
         "SELECT record_id FROM favourite WHERE tenant = ? AND associate_id != ?"
         " AND table_name = 'contact' AND record_id NOT IN (SELECT record_id FROM favourite"
         " WHERE tenant = ? AND associate_id = ? AND table_name = 'contact')",
-        (TENANT, ADMIN_ASSOCIATE_ID, TENANT, ADMIN_ASSOCIATE_ID),
+        (TENANT, 1, TENANT, 1),
     ).fetchone()[0]
 
-    companies = favourite_company_ids(client=client, associate_id=ADMIN_ASSOCIATE_ID)
-    persons = favourite_person_ids(client=client, associate_id=ADMIN_ASSOCIATE_ID)
+    companies = favourite_company_ids(client=client, associate_id=1)
+    persons = favourite_person_ids(client=client, associate_id=1)
 
     assert companies == favourites(crm, table_name="contact")
     assert persons == favourites(crm, table_name="person")
@@ -310,13 +310,11 @@ def test_favourite_companies_and_persons_are_the_associates_own(
 
     sandbox.set_favourite(
         tenant=TENANT,
-        associate_id=ADMIN_ASSOCIATE_ID,
+        associate_id=1,
         kind="contact",
         record_id=starred_by_someone_else,
     )
-    assert starred_by_someone_else in favourite_company_ids(
-        client=client, associate_id=ADMIN_ASSOCIATE_ID
-    )
+    assert starred_by_someone_else in favourite_company_ids(client=client, associate_id=1)
 
 
 def test_a_favourite_former_employee_is_still_a_favourite_person(
@@ -326,11 +324,11 @@ def test_a_favourite_former_employee_is_still_a_favourite_person(
         "SELECT f.record_id FROM favourite f JOIN person p ON p.tenant = f.tenant"
         " AND p.person_id = f.record_id WHERE f.tenant = ? AND f.associate_id = ?"
         " AND f.table_name = 'person' AND p.retired = 1",
-        (TENANT, ADMIN_ASSOCIATE_ID),
+        (TENANT, 1),
     ).fetchone()
     assert retired is not None
 
-    assert retired[0] in favourite_person_ids(client=client, associate_id=ADMIN_ASSOCIATE_ID)
+    assert retired[0] in favourite_person_ids(client=client, associate_id=1)
 
 
 def test_persons_at_favourite_companies_leave_out_former_employees(
@@ -390,7 +388,7 @@ def expected_appointment_persons(crm: sqlite3.Connection, *, window: SyncWindow)
     rows = crm.execute(
         "SELECT * FROM appointment WHERE tenant = ? AND associate_id = ?"
         " AND start_date >= ? AND start_date < ?",
-        (TENANT, ADMIN_ASSOCIATE_ID, so_time(window.start), so_time(window.end)),
+        (TENANT, 1, so_time(window.start), so_time(window.end)),
     ).fetchall()
     persons = {int(row["person_id"]) for row in rows if row["person_id"]}
     for row in rows:
@@ -414,12 +412,12 @@ def test_appointment_persons_follow_the_diary_inside_the_window(
         for row in crm.execute(
             "SELECT person_id FROM appointment WHERE tenant = ? AND associate_id = ?"
             " AND (start_date < ? OR start_date >= ?) AND person_id != 0",
-            (TENANT, ADMIN_ASSOCIATE_ID, so_time(window.start), so_time(window.end)),
+            (TENANT, 1, so_time(window.start), so_time(window.end)),
         )
     }
     assert outside - expected, "the seed has appointments outside the window"
 
-    found = appointment_person_ids(client=client, associate_id=ADMIN_ASSOCIATE_ID, window=window)
+    found = appointment_person_ids(client=client, associate_id=1, window=window)
 
     assert found == expected
     assert not (outside - expected) & found
@@ -446,7 +444,7 @@ def test_bookings_add_external_participants_but_not_associates(
     start = window.start + timedelta(days=10)
     own_booking = sandbox.create_appointment(
         tenant=TENANT,
-        associate_id=ADMIN_ASSOCIATE_ID,
+        associate_id=1,
         start=so_time(start),
         person_id=with_person,
         participant_associate_ids=(colleague["associate_id"],),
@@ -458,23 +456,23 @@ def test_bookings_add_external_participants_but_not_associates(
         associate_id=colleague["associate_id"],
         start=so_time(start + timedelta(days=1)),
         person_id=invited_with,
-        participant_associate_ids=(ADMIN_ASSOCIATE_ID,),
+        participant_associate_ids=(1,),
         participant_person_ids=(invited_guest,),
     )
     sandbox.create_appointment(
         tenant=TENANT,
-        associate_id=ADMIN_ASSOCIATE_ID,
+        associate_id=1,
         start=so_time(window.start - timedelta(seconds=1)),
         person_id=too_early,
     )
     sandbox.create_appointment(
         tenant=TENANT,
-        associate_id=ADMIN_ASSOCIATE_ID,
+        associate_id=1,
         start=so_time(window.end),
         person_id=at_the_end,
     )
 
-    found = appointment_person_ids(client=client, associate_id=ADMIN_ASSOCIATE_ID, window=window)
+    found = appointment_person_ids(client=client, associate_id=1, window=window)
 
     assert {with_person, guest, invited_with, invited_guest} <= found
     assert too_early not in found
@@ -497,12 +495,12 @@ def test_an_appointment_at_the_start_of_the_window_counts(
     )
     sandbox.create_appointment(
         tenant=TENANT,
-        associate_id=ADMIN_ASSOCIATE_ID,
+        associate_id=1,
         start=so_time(window.start),
         person_id=person_id,
     )
 
-    found = appointment_person_ids(client=client, associate_id=ADMIN_ASSOCIATE_ID, window=window)
+    found = appointment_person_ids(client=client, associate_id=1, window=window)
 
     assert person_id in found
 
