@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ParamSpec
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -80,13 +81,32 @@ def run_preference_change(run: SyncRun) -> PreferenceChange | None:
     return PreferenceChange.from_json(change) if change else None
 
 
+class ParticipantsInCache:
+    """Bookings' external participants in the shared cache (Redis), per booking version,
+    so every worker reads a booking's participants once until the booking changes."""
+
+    timeout = 40 * 24 * 60 * 60  # longer than a booking stays unchanged in a busy diary
+
+    def get(self, key: str) -> frozenset[int] | None:
+        value = cache.get(f"participants:{key}")
+        return frozenset(value) if value is not None else None
+
+    def set(self, key: str, person_ids: frozenset[int]) -> None:
+        cache.set(f"participants:{key}", sorted(person_ids), timeout=self.timeout)
+
+
 def read_source(
     *, key: str, client: SuperOfficeClient, linked_user: LinkedUser, window: SyncWindow
 ) -> frozenset[int]:
     """The complete membership of one source, as SuperOffice person ids."""
     associate_id = linked_user.associate_id
     if key == APPOINTMENTS_KEY:
-        return reads.appointment_person_ids(client=client, associate_id=associate_id, window=window)
+        return reads.appointment_person_ids(
+            client=client,
+            associate_id=associate_id,
+            window=window,
+            participants_cache=ParticipantsInCache(),
+        )
     if key == FAVOURITE_COMPANIES_KEY:
         companies = reads.favourite_company_ids(client=client, associate_id=associate_id)
         return reads.person_ids_at_companies(client=client, company_ids=companies)

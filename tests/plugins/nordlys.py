@@ -7,10 +7,12 @@ live sandbox, so everything that reads SuperOffice with a user's token works.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from pytest_django.fixtures import SettingsWrapper
 
@@ -24,8 +26,14 @@ OLA = "ola.berg@nordlys-demo.example"  # ordinary user, associate 2
 
 
 @pytest.fixture
-def superoffice(sandbox: SandboxControl, settings: SettingsWrapper) -> SandboxControl:
-    """The sandbox as our SuperOffice, with quick retries so fault tests stay short."""
+def superoffice(
+    sandbox: SandboxControl, settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
+) -> SandboxControl:
+    """The sandbox as our SuperOffice, with quick retries so fault tests stay short.
+
+    The sandbox's data is reset for every test, ids and all, so what the engine caches
+    about it (bookings' participants) gets a namespace of its own per test."""
+    monkeypatch.setattr(cache, "key_prefix", f"{cache.key_prefix}-{uuid.uuid4().hex[:8]}")
     settings.SUPEROFFICE_ENVIRONMENT = sandbox.base_url
     settings.SUPEROFFICE_MAX_ATTEMPTS = 3
     settings.SUPEROFFICE_BACKOFF_BASE_SECONDS = 0.01

@@ -54,3 +54,18 @@ def test_unhealthy_when_the_broker_is_down(client: Client, db: None) -> None:
 
     assert response.status_code == 503
     assert "The broker (Redis) does not answer" in response.json()["checks"]["broker"]["reason"]
+
+
+def test_a_broker_that_stops_turns_the_health_unhealthy(client: Client, db: None) -> None:
+    from synchronizer.embedded_redis import embedded_redis_server
+
+    beat_heartbeat_record()
+    with embedded_redis_server() as broker_url, override_settings(CELERY_BROKER_URL=broker_url):
+        assert client.get("/health/").status_code == 200
+        stopped_url = broker_url
+    # The server is gone now, as after a crash.
+    with override_settings(CELERY_BROKER_URL=stopped_url):
+        response = client.get("/health/")
+
+    assert response.status_code == 503
+    assert "The broker (Redis) does not answer" in response.json()["checks"]["broker"]["reason"]

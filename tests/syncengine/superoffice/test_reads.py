@@ -619,3 +619,51 @@ def test_associates_list_gives_every_user_of_the_tenant(
     assert inactive, "the sandbox seeds one inactive user"
     assert not any(info.can_be_linked for info in inactive)
     assert client.stats.requests == 1
+
+
+class _DictCache:
+    def __init__(self) -> None:
+        self.values: dict[str, frozenset[int]] = {}
+
+    def get(self, key: str) -> frozenset[int] | None:
+        return self.values.get(key)
+
+    def set(self, key: str, person_ids: frozenset[int]) -> None:
+        self.values[key] = person_ids
+
+
+def test_participants_are_read_again_only_for_new_or_changed_bookings(
+    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
+) -> None:
+    window = window_around_now()
+    cache = _DictCache()
+    first = appointment_person_ids(
+        client=client, associate_id=1, window=window, participants_cache=cache
+    )
+    assert cache.values, "the seed's diary has bookings"
+    requests_before = client.stats.requests
+
+    again = appointment_person_ids(
+        client=client, associate_id=1, window=window, participants_cache=cache
+    )
+
+    assert again == first == expected_appointment_persons(crm, window=window)
+    assert client.stats.requests - requests_before == 1  # the diary only
+
+    guest = 5123
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0).isoformat()
+    sandbox.create_appointment(
+        tenant=TENANT,
+        associate_id=1,
+        start=start,
+        participant_associate_ids=(2,),
+        participant_person_ids=(guest,),
+    )
+    requests_before = client.stats.requests
+
+    with_new_booking = appointment_person_ids(
+        client=client, associate_id=1, window=window, participants_cache=cache
+    )
+
+    assert guest in with_new_booking
+    assert client.stats.requests - requests_before == 2  # the diary and the new booking
