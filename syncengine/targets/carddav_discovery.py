@@ -48,11 +48,27 @@ class NoAddressBook(CardDAVDiscoveryError):
     pass
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 class _Discovery:
-    def __init__(self, *, username: str, password: str, timeout: float) -> None:
+    def __init__(self, *, username: str, password: str, timeout: float, server_url: str) -> None:
         self.username = username
         self.timeout = timeout
         self.session = dav_session(username=username, password=password)
+        # The app password goes only to the server the admin named.
+        self.origin = _origin(server_url)
+
+    def _same_server(self, url: str) -> str:
+        if _origin(url) != self.origin:
+            raise NoCardDAVServer(
+                f"The server at {self.origin} sent us on to {_origin(url)}; so that the app "
+                "password only ever goes where you meant it to, enter that address as the "
+                "CardDAV server URL instead."
+            )
+        return url
 
     def propfind(
         self, url: str, *props: tuple[str, str], depth: str = "0"
@@ -61,6 +77,7 @@ class _Discovery:
         into a GET. Returns the final URL and its responses, or None when what answered
         is no WebDAV server."""
         for _ in range(MAX_REDIRECTS + 1):
+            self._same_server(url)
             try:
                 response = self.session.request(
                     "PROPFIND",
@@ -131,7 +148,7 @@ class _Discovery:
                 if url.rstrip("/") != base.rstrip("/") and response.has_resourcetype(
                     CARDDAV, "addressbook"
                 ):
-                    return url
+                    return self._same_server(url)
         raise NoAddressBook(
             f"No address book was found for {self.username!r} on {server_url}; create one "
             "in the mailbox first."
@@ -143,7 +160,9 @@ def carddav_addressbook_discover(
 ) -> str:
     """The URL of the user's (first) address book on the server at `server_url`.
     Raises CardDAVDiscoveryError (CredentialsRejected, NoCardDAVServer, NoAddressBook)."""
-    discovery = _Discovery(username=username, password=password, timeout=timeout)
+    discovery = _Discovery(
+        username=username, password=password, timeout=timeout, server_url=server_url
+    )
     try:
         principal_url, is_addressbook = discovery.principal(server_url=server_url)
         if is_addressbook:

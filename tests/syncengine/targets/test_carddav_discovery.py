@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -217,3 +217,46 @@ def test_verify_stores_nothing_for_a_new_account_that_fails(
     assert not TargetAccount.objects.filter(linked_user=alice_link).exists()
     assert account.collection_url == ""
     assert account.verified_at is None
+
+
+def test_credentials_never_follow_a_redirect_to_another_host() -> None:
+    elsewhere_requests: list[str] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_PROPFIND(self) -> None:
+            elsewhere_requests.append(self.headers.get("Authorization", ""))
+            self.send_response(207)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    other_url = f"http://localhost:{other.server_address[1]}/dav/"
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_PROPFIND(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", other_url)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    for running in (other, server):
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(NoCardDAVServer, match="sent us on to"):
+            carddav_addressbook_discover(
+                server_url=f"http://127.0.0.1:{server.server_address[1]}/",
+                username="u",
+                password="secret",
+                timeout=5,
+            )
+    finally:
+        for running in (other, server):
+            running.shutdown()
+            running.server_close()
+
+    assert elsewhere_requests == []
