@@ -8,6 +8,7 @@ in again; until then their runs wait.
 from __future__ import annotations
 
 from datetime import timedelta
+from time import monotonic, sleep
 from typing import Any
 
 import requests
@@ -122,8 +123,32 @@ def superoffice_access_token_get(*, user: User, force_refresh: bool = False) -> 
     if token.refresh_failed_at is not None:
         raise SignInRequired(token.refresh_error)
     if force_refresh or token.expires_within(seconds=REFRESH_MARGIN_SECONDS):
-        token = superoffice_token_refresh(token=token)
+        token = _refresh_once_at_a_time(token=token, stale_access_token=token.access_token)
     return str(token.access_token)
+
+
+def _refresh_once_at_a_time(
+    *, token: SuperOfficeToken, stale_access_token: str
+) -> SuperOfficeToken:
+    """Refresh, unless another process (the web, another worker) is refreshing this user's
+    token right now: then wait for its result. Two refreshes at once could make SuperOffice
+    refuse one of them, and a refused refresh asks the user to sign in again."""
+    lock_key = f"superoffice:token-refresh:{token.user_id}"
+    # cache.add is atomic: only one process gets the lock.
+    if cache.add(lock_key, "1", timeout=REQUEST_TIMEOUT_SECONDS * 2):
+        try:
+            return superoffice_token_refresh(token=token)
+        finally:
+            cache.delete(lock_key)
+    deadline = monotonic() + REQUEST_TIMEOUT_SECONDS * 2
+    while monotonic() < deadline and cache.get(lock_key) is not None:
+        sleep(0.1)
+    token.refresh_from_db()
+    if token.refresh_failed_at is not None:
+        raise SignInRequired(token.refresh_error)
+    if token.access_token != stale_access_token:
+        return token  # the other process's fresh token
+    return superoffice_token_refresh(token=token)
 
 
 def superoffice_access_token_for_linked_user(

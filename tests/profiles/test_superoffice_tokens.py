@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
@@ -81,3 +82,31 @@ def test_wrong_client_credentials_are_an_operator_problem_not_the_users(
 def test_a_user_who_never_signed_in_has_no_token(bob: User) -> None:
     with pytest.raises(SignInRequired, match="has not signed in"):
         superoffice_access_token_get(user=bob)
+
+
+def test_while_another_process_refreshes_we_wait_for_its_token(
+    sandbox: SandboxControl,
+    signed_in: SuperOfficeToken,
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from profiles.superoffice import tokens
+
+    SuperOfficeToken.objects.filter(pk=signed_in.pk).update(expires_at=timezone.now())
+    lock_key = f"superoffice:token-refresh:{alice.pk}"
+    cache.add(lock_key, "1", timeout=30)
+
+    def the_other_process_finishes(seconds: float) -> None:
+        # While we wait, the other process stores its new token and lets go of the lock.
+        token = SuperOfficeToken.objects.get(pk=signed_in.pk)
+        token.access_token = "8A:Cust10001.from-the-other-process"
+        token.expires_at = timezone.now() + timedelta(hours=1)
+        token.save(update_fields=["access_token", "expires_at"])
+        cache.delete(lock_key)
+
+    monkeypatch.setattr(tokens, "sleep", the_other_process_finishes)
+    with override_settings(SUPEROFFICE_ENVIRONMENT="http://127.0.0.1:1"):
+        # No request of ours: an unreachable login service would fail it.
+        token = superoffice_access_token_get(user=alice)
+
+    assert token == "8A:Cust10001.from-the-other-process"
