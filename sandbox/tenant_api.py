@@ -94,6 +94,9 @@ def tenant_api(ctx: str, rest: str) -> Response:
     if runtime.crm.query_one("SELECT 1 FROM tenant WHERE ctx = ?", (ctx,)) is None:
         return not_found(message=f"Unknown tenant {ctx}")
     faults = runtime.faults
+    # The request's injected failure is chosen as it arrives, before any added latency:
+    # a slow request that its client gave up on must not take a failure queued after it.
+    failure = faults.next_failure()
     latency = faults.latency_seconds()
     if latency:
         time.sleep(latency)
@@ -112,7 +115,6 @@ def tenant_api(ctx: str, rest: str) -> Response:
             error_type="MisdirectedRequest",
             message="Wrong subdomain used to access tenant",
         )
-    failure = faults.next_failure()
     if failure is not None:
         response = error_response(
             status=failure.status,
