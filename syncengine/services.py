@@ -445,18 +445,20 @@ def _write(
             mapping.provenance, mapping.updated_at = sorted(provenance), now
             writer.pending_updates.append(mapping)
         writer.flush()
-        SyncRun.objects.filter(pk=run.pk).update(
-            created_count=writer.counts["created"],
-            updated_count=writer.counts["updated"],
-            deleted_count=writer.counts["deleted"],
-            failed_count=writer.counts["failed"],
-            target_requests=writer.done,
-        )
-        run.target_requests = writer.done
         run.created_count = writer.counts["created"]
         run.updated_count = writer.counts["updated"]
         run.deleted_count = writer.counts["deleted"]
         run.failed_count = writer.counts["failed"]
+        run.target_requests = writer.done
+        run.save(
+            update_fields=[
+                "created_count",
+                "updated_count",
+                "deleted_count",
+                "failed_count",
+                "target_requests",
+            ]
+        )
         run.warnings += [{"source": "target", "message": m} for m in writer.failures[:50]]
     return error_text
 

@@ -168,6 +168,11 @@ def test_a_worker_killed_mid_run_leaves_exactly_one_card_per_person(
 
     run = finished(run_id, worker=celery_worker)
 
+    log = celery_worker.output()
+    # The kill hit the task while it ran, and the broker handed the same task over again.
+    assert "Task handler raised error: WorkerLostError" in log
+    assert log.count("sync_run_task[") >= 3  # received, received again, succeeded
+
     assert killed not in celery_worker.pool_child_pids()
     assert run.status == RunStatus.SUCCEEDED, run.error_text
     in_book = person_ids_in(book)
