@@ -433,10 +433,9 @@ def contact_person_ids() -> list[tuple[int, int]]:
     return pairs
 
 
-@route("POST", "Selection/{id}/Members/AddPerson")
-def add_person_members(call: Call) -> Response:
+def change_members(call: Call, change: Callable[..., object]) -> Response:
     for contact_id, person_id in contact_person_ids():
-        selection_member_add(
+        change(
             database=call.runtime.crm,
             tenant=call.ctx,
             selection_id=call.ids[0],
@@ -445,20 +444,16 @@ def add_person_members(call: Call) -> Response:
             changed_by=call.holder.associate_id,
         )
     return Response(status=204)
+
+
+@route("POST", "Selection/{id}/Members/AddPerson")
+def add_person_members(call: Call) -> Response:
+    return change_members(call, selection_member_add)
 
 
 @route("POST", "Selection/{id}/Members/RemovePerson")
 def remove_person_members(call: Call) -> Response:
-    for contact_id, person_id in contact_person_ids():
-        selection_member_remove(
-            database=call.runtime.crm,
-            tenant=call.ctx,
-            selection_id=call.ids[0],
-            person_id=person_id or None,
-            contact_id=contact_id or None,
-            changed_by=call.holder.associate_id,
-        )
-    return Response(status=204)
+    return change_members(call, selection_member_remove)
 
 
 # --- appointments ----------------------------------------------------------------------
