@@ -1,11 +1,26 @@
 """Archive providers: the OData-like lists behind ``/api/v1/Archive/{provider}``,
 ``/Person``, ``/Selection``, ``/Appointment``, ``/User`` and friends.
 
-Each provider is data: the SQL it reads from, its columns, its entities. ``run_archive``
-applies ``$select``, ``$filter``, ``$orderBy``, ``$entities``, ``$top`` and ``$skip`` and
-answers with slim rows (``PrimaryKey`` as a string, ids as numbers, booleans as booleans,
-dates as ISO text without offset, associate-typed columns as the associate's login
-initials, as SuperOffice's display values do).
+Each provider is data: the SQL it reads from, its columns, its entities. Every column is
+one SuperOffice documents for that provider (``sandbox.documented``): its restriction type
+decides the ``$filter`` operators, its OrderBy mark whether ``$orderBy`` may use it; a
+column the pages do not list, or list with another type, stops the sandbox at import.
+``run_archive`` applies ``$select``, ``$filter``, ``$orderBy``, ``$entities``, ``$top``,
+``$skip``, ``$jsonSafe``, ``$mode`` (Slim, Full) and ``$output`` (Logical, Display).
+
+Output per column kind (README, "Where SuperOffice's documentation is silent"):
+
+============  ======================  =========================================
+kind          Logical                 Display (the default)
+============  ======================  =========================================
+int           number                  number
+string        text                    text
+bool          true / false            ``BOOL_ICONS`` (icon hints, never empty)
+date          ISO text, no offset     the same (null when empty)
+associate     associate id (number)   the associate's login initials
+list with id  the item's id (number)  the item's text
+list, no id   the item's text         the item's text
+============  ======================  =========================================
 
 Paging: at most ``MAX_PAGE_SIZE`` rows per response. The primary key always ends the sort
 order, so ``$skip`` paging is stable. ``odata.nextLink`` is set only when the sandbox cut
@@ -14,19 +29,89 @@ the page short of what was asked (no ``$top``, or ``$top`` above the maximum).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
+from sandbox import documented
 from sandbox.filters import Column, ColumnKind, FilterError, parse_filter
 from sandbox.storage import Database
 
 MAX_PAGE_SIZE = 1000
 
+# Display values of booleans: SuperOffice says "Display returns icon hints" without naming
+# them; these are the sandbox's. Neither is empty, so truthiness of a Display value says
+# nothing (ask for $output=Logical to get true/false).
+BOOL_ICONS = {True: "[I:checked]", False: "[I:unchecked]"}
 
-def columns(*entries: tuple[str, str, ColumnKind]) -> dict[str, Column]:
-    return {name.lower(): Column(name=name, sql=sql, kind=kind) for name, sql, kind in entries}
+# Swagger enums whose ordinals are the sandbox's list ids (SelectionEntity.SelectionType,
+# SelectionUnionType, Associate.Type), with the display text of each.
+SELECTION_TYPES = (("Static", "Static"), ("Dynamic", "Dynamic"), ("Combined", "Combined"))
+SELECTION_UNION_TYPES = (
+    ("Unknown", ""),
+    ("SubtractRightFromLeft", "SubtractRightFromLeft"),
+    ("SubtractLeftFromRight", "SubtractLeftFromRight"),
+    ("Intersect", "Intersect"),
+    ("XOR", "XOR"),
+    ("Union", "Union"),
+)
+USER_TYPES = (
+    ("Unknown", ""),
+    ("InternalAssociate", "User"),
+    ("ResourceAssociate", "Resource"),
+    ("ExternalAssociate", "External user"),
+    ("AnonymousAssociate", "Anonymous"),
+    ("SystemAssociate", "System user"),
+)
+
+
+def enum_id_sql(*, expression: str, members: Sequence[tuple[str, str]]) -> str:
+    """The stored enum name as its ordinal in SuperOffice's Swagger enum."""
+    cases = " ".join(f"WHEN '{name}' THEN {index}" for index, (name, _) in enumerate(members))
+    return f"(CASE {expression} {cases} ELSE 0 END)"
+
+
+def enum_text_sql(*, expression: str, members: Sequence[tuple[str, str]]) -> str:
+    cases = " ".join(f"WHEN '{name}' THEN '{text}'" for name, text in members)
+    return f"(CASE {expression} {cases} ELSE '' END)"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A column as the sandbox computes it, before the provider's documented facts join it."""
+
+    name: str
+    sql: str
+    kind: ColumnKind
+    display_sql: str | None = None
+    restriction_sql: str | None = None
+
+
+def spec(name: str, sql: str, kind: ColumnKind, display_sql: str | None = None) -> Spec:
+    return Spec(name=name, sql=sql, kind=kind, display_sql=display_sql)
+
+
+def document(*, provider: str, specs: Sequence[Spec]) -> dict[str, Column]:
+    """Columns keyed lower-case, with the restriction type and sort mark SuperOffice lists."""
+    found: dict[str, Column] = {}
+    for item in specs:
+        facts = documented.documented_column(provider=provider, name=item.name)
+        allowed = documented.KIND_RESTRICTIONS[item.kind]
+        if facts.restriction is not None and facts.restriction not in allowed:
+            raise documented.UndocumentedError(
+                f"{provider}.{item.name} is documented as {facts.restriction}, not {item.kind}"
+            )
+        found[item.name.lower()] = Column(
+            name=item.name,
+            sql=item.sql,
+            kind=item.kind,
+            restriction=facts.restriction,
+            sortable=facts.sortable,
+            display_sql=item.display_sql,
+            restriction_sql=item.restriction_sql,
+        )
+    return found
 
 
 FULL_NAME_SQL = (
@@ -34,108 +119,125 @@ FULL_NAME_SQL = (
     " || ' ' || p.last_name)"
 )
 
-PERSON_COLUMNS = columns(
-    ("personId", "p.person_id", "int"),
-    ("firstName", "p.first_name", "string"),
-    ("lastName", "p.last_name", "string"),
-    ("middleName", "p.middle_name", "string"),
-    ("fullName", FULL_NAME_SQL, "string"),
-    ("contactId", "p.contact_id", "int"),
-    ("mrMrs", "p.mrmrs", "string"),
-    ("position", "p.position", "list"),
-    ("personNumber", "p.person_number", "string"),
-    ("title", "p.job_title", "string"),
-    ("birthdate", "p.birth_date", "date"),
-    ("birthYear", "CAST(substr(p.birth_date, 1, 4) AS INTEGER)", "int"),
-    ("birthMonth", "CAST(substr(p.birth_date, 6, 2) AS INTEGER)", "int"),
-    ("birthDay", "CAST(substr(p.birth_date, 9, 2) AS INTEGER)", "int"),
-    ("retired", "p.retired", "bool"),
-    ("hasCompany", "p.contact_id != 0", "bool"),
-    ("personUpdatedDate", "p.updated", "date"),
-    ("personUpdatedBy", "p.updated_by", "associate"),
-    ("personRegisteredDate", "p.created", "date"),
-    ("personAssociateId", "p.associate_id", "associate"),
-    ("email/emailAddress", "p.email", "string"),
-    ("personDirectPhone/formattedNumber", "p.office_phone", "string"),
-    ("personMobilePhone/formattedNumber", "p.mobile_phone", "string"),
-    ("personPrivate/formattedNumber", "p.private_phone", "string"),
-    ("personContact/contactId", "c.contact_id", "int"),
-    ("personContact/name", "c.name", "string"),
-    ("personContact/department", "c.department", "string"),
-    ("personContact/orgnr", "c.orgnr", "string"),
+PERSON_SPECS = (
+    spec("personId", "p.person_id", "int"),
+    spec("firstName", "p.first_name", "string"),
+    spec("lastName", "p.last_name", "string"),
+    spec("middleName", "p.middle_name", "string"),
+    spec("fullName", FULL_NAME_SQL, "string"),
+    spec("contactId", "p.contact_id", "int"),
+    spec("mrMrs", "p.mrmrs", "string"),
+    spec("position", "p.position_id", "list", display_sql="p.position"),
+    spec("personNumber", "p.person_number", "string"),
+    spec("title", "p.job_title", "string"),
+    spec("birthdate", "p.birth_date", "date"),
+    spec("birthYear", "CAST(substr(p.birth_date, 1, 4) AS INTEGER)", "int"),
+    spec("birthMonth", "CAST(substr(p.birth_date, 6, 2) AS INTEGER)", "int"),
+    spec("birthDay", "CAST(substr(p.birth_date, 9, 2) AS INTEGER)", "int"),
+    spec("retired", "p.retired", "bool"),
+    spec("hasCompany", "p.contact_id != 0", "bool"),
+    spec("personUpdatedDate", "p.updated", "date"),
+    spec("personUpdatedBy", "p.updated_by", "associate"),
+    spec("personRegisteredDate", "p.created", "date"),
+    spec("personAssociateId", "p.associate_id", "associate"),
+    spec("email/emailAddress", "p.email", "string"),
+    spec("personDirectPhone/formattedNumber", "p.office_phone", "string"),
+    spec("personMobilePhone/formattedNumber", "p.mobile_phone", "string"),
+    spec("personPrivate/formattedNumber", "p.private_phone", "string"),
+    spec("personContact/contactId", "c.contact_id", "int"),
+    spec("personContact/name", "c.name", "string"),
+    spec("personContact/department", "c.department", "string"),
+    spec("personContact/orgnr", "c.orgnr", "string"),
 )
 
-CONTACT_COLUMNS = columns(
-    ("contactId", "c.contact_id", "int"),
-    ("name", "c.name", "string"),
-    ("department", "c.department", "string"),
-    ("orgnr", "c.orgnr", "string"),
-    ("associateId", "c.associate_id", "associate"),
-    ("category", "c.category", "list"),
-    ("country", "c.country_name", "list"),
-    ("updatedDate", "c.updated", "date"),
-    ("registeredDate", "c.created", "date"),
-    ("email/emailAddress", "c.email", "string"),
-    ("phone/formattedNumber", "c.phone", "string"),
-    ("postAddress/city", "c.city", "string"),
-    ("contactDeleted", "c.deleted", "bool"),
+CONTACT_SPECS = (
+    spec("contactId", "c.contact_id", "int"),
+    spec("name", "c.name", "string"),
+    spec("department", "c.department", "string"),
+    spec("orgnr", "c.orgnr", "string"),
+    spec("associateId", "c.associate_id", "associate"),
+    # The sandbox keeps category and country as text only: no list ids (README).
+    spec("category", "c.category", "list"),
+    spec("country", "c.country_name", "list"),
+    spec("updatedDate", "c.updated", "date"),
+    spec("registeredDate", "c.created", "date"),
+    spec("email/emailAddress", "c.email", "string"),
+    spec("phone/formattedNumber", "c.phone", "string"),
+    spec("postAddress/city", "c.city", "string"),
+    spec("contactDeleted", "c.deleted", "bool"),
 )
 
-SELECTION_PERSON_COLUMNS = columns(
-    ("personId", "COALESCE(p.person_id, 0)", "int"),
-    ("firstName", "p.first_name", "string"),
-    ("lastName", "p.last_name", "string"),
-    ("middleName", "p.middle_name", "string"),
-    ("fullName", FULL_NAME_SQL, "string"),
-    ("mrMrs", "p.mrmrs", "string"),
-    ("position", "p.position", "list"),
-    ("title", "p.job_title", "string"),
-    ("birthdate", "p.birth_date", "date"),
-    ("retired", "p.retired", "bool"),
-    ("personUpdatedDate", "p.updated", "date"),
-    ("personEmail/emailAddress", "p.email", "string"),
-    ("personDirectPhone/formattedNumber", "p.office_phone", "string"),
-    ("personMobilePhone/formattedNumber", "p.mobile_phone", "string"),
-    ("personPrivate/formattedNumber", "p.private_phone", "string"),
+# Person columns of a static selection's members; company-only rows have no person.
+SELECTION_PERSON_SPECS = (
+    spec("personId", "COALESCE(p.person_id, 0)", "int"),
+    spec("firstName", "p.first_name", "string"),
+    spec("lastName", "p.last_name", "string"),
+    spec("middleName", "p.middle_name", "string"),
+    spec("fullName", FULL_NAME_SQL, "string"),
+    spec("mrMrs", "p.mrmrs", "string"),
+    spec("position", "COALESCE(p.position_id, 0)", "list", display_sql="p.position"),
+    spec("title", "p.job_title", "string"),
+    spec("birthdate", "p.birth_date", "date"),
+    spec("retired", "p.retired", "bool"),
+    spec("personUpdatedDate", "p.updated", "date"),
+    spec("personEmail/emailAddress", "p.email", "string"),
+    spec("personDirectPhone/formattedNumber", "p.office_phone", "string"),
+    spec("personMobilePhone/formattedNumber", "p.mobile_phone", "string"),
+    spec("personPrivate/formattedNumber", "p.private_phone", "string"),
 )
 
-ASSOCIATE_COLUMNS = columns(
-    ("associateDbId", "s.associate_id", "int"),
-    ("assocName", "s.associate_id", "associate"),
-    ("firstName", "s.first_name", "string"),
-    ("lastName", "s.last_name", "string"),
-    ("middleName", "''", "string"),
-    ("fullName", "s.first_name || ' ' || s.last_name", "string"),
-    ("personId", "s.person_id", "int"),
-    ("contactId", "s.contact_id", "int"),
-    ("contactName", "c.name", "string"),
-    ("contactDepartment", "c.department", "string"),
-    ("userName", "s.user_name", "string"),
-    ("personEmail", "s.email", "string"),
-    ("isActive", "s.is_active", "bool"),
-    ("canLogin", "s.is_active", "bool"),
-    (
+ASSOCIATE_SPECS = (
+    spec("associateDbId", "s.associate_id", "associate"),
+    spec("assocName", "s.associate_id", "associate"),
+    spec("firstName", "s.first_name", "string"),
+    spec("lastName", "s.last_name", "string"),
+    spec("middleName", "''", "string"),
+    spec("fullName", "s.first_name || ' ' || s.last_name", "string"),
+    spec("personId", "s.person_id", "int"),
+    spec("contactId", "s.contact_id", "int"),
+    spec("contactName", "c.name", "string"),
+    spec("contactDepartment", "c.department", "string"),
+    spec("userName", "s.user_name", "string"),
+    spec("personEmail", "s.email", "string"),
+    spec("isActive", "s.is_active", "bool"),
+    spec("canLogin", "s.is_active", "bool"),
+    spec(
         "assocType",
-        "CASE s.user_type WHEN 'InternalAssociate' THEN 'User' ELSE s.user_type END",
+        enum_id_sql(expression="s.user_type", members=USER_TYPES),
         "list",
+        display_sql=enum_text_sql(expression="s.user_type", members=USER_TYPES),
     ),
-    ("role", "s.role_name", "list"),
+    spec("role", "s.role_name", "list"),
 )
 
-SELECTION_KIND_COLUMNS = columns(
-    ("selectionId", "s.selection_id", "int"),
-    ("name", "s.name", "string"),
-    ("kind", "s.selection_type", "list"),
-    ("targetTableNumber", "s.target_table_number", "int"),
-    ("targetTableName", "s.target_table_name", "string"),
-    ("associateId", "s.associate_id", "associate"),
-    ("combinationType", "CASE s.union_type WHEN 'Unknown' THEN '' ELSE s.union_type END", "list"),
-    ("done", "0", "bool"),
-    ("updatedDate", "s.updated", "date"),
-    ("registeredDate", "s.created", "date"),
-    ("lastMembershipChange", "s.last_membership_change", "date"),
-    ("lastMembershipChangeBy", "s.last_membership_change_by", "associate"),
-    (
+SELECTION_SPECS = (
+    spec("selectionId", "s.selection_id", "int"),
+    spec("name", "s.name", "string"),
+    spec(
+        "kind",
+        enum_id_sql(expression="s.selection_type", members=SELECTION_TYPES),
+        "list",
+        display_sql="s.selection_type",
+    ),
+    spec(
+        "targetTableNumber",
+        "s.target_table_number",
+        "list",
+        display_sql="s.target_table_name",
+    ),
+    spec("associateId", "s.associate_id", "associate"),
+    spec(
+        "combinationType",
+        enum_id_sql(expression="s.union_type", members=SELECTION_UNION_TYPES),
+        "list",
+        display_sql=enum_text_sql(expression="s.union_type", members=SELECTION_UNION_TYPES),
+    ),
+    spec("done", "0", "bool"),
+    spec("updatedDate", "s.updated", "date"),
+    spec("registeredDate", "s.created", "date"),
+    spec("lastMembershipChange", "s.last_membership_change", "date"),
+    spec("lastMembershipChangeBy", "s.last_membership_change_by", "associate"),
+    spec(
         "memberCount",
         "CASE s.selection_type WHEN 'Static' THEN (SELECT COUNT(*) FROM selection_member m"
         " WHERE m.tenant = s.tenant AND m.selection_id = s.selection_id) ELSE -1 END",
@@ -143,36 +245,39 @@ SELECTION_KIND_COLUMNS = columns(
     ),
 )
 
-APPOINTMENT_COLUMNS = columns(
-    ("appointmentId", "a.appointment_id", "int"),
-    ("date", "a.start_date", "date"),
-    ("endDate", "a.end_date", "date"),
-    ("text", "a.title", "string"),
-    ("description", "a.description", "string"),
-    ("location", "a.location", "string"),
-    ("associateId", "a.associate_id", "associate"),
-    ("contactId", "a.contact_id", "int"),
-    ("personId", "a.person_id", "int"),
-    ("invitedPersonId", "a.invited_person_id", "int"),
-    ("rawType", "a.raw_type", "int"),
-    ("rawStatus", "a.raw_status", "int"),
-    (
+APPOINTMENT_SPECS = (
+    spec("appointmentId", "a.appointment_id", "int"),
+    spec("date", "a.start_date", "date"),
+    spec("endDate", "a.end_date", "date"),
+    spec("text", "a.title", "string"),
+    spec("location", "a.location", "string"),
+    spec("associateId", "a.associate_id", "associate"),
+    # Documented as lists (listAny): the id, displayed as the company's / person's name.
+    spec("contactId", "a.contact_id", "list", display_sql="c.name"),
+    spec("personId", "a.person_id", "list", display_sql=FULL_NAME_SQL),
+    spec("invitedPersonId", "a.invited_person_id", "int"),
+    spec("rawType", "a.raw_type", "int"),
+    spec("rawStatus", "a.raw_status", "int"),
+    # SuperOffice's list here is the task type; the sandbox has none, so its id is the
+    # appointment type number (Swagger AppointmentType ordinal, as rawType).
+    spec(
         "type",
-        "CASE WHEN a.raw_type IN (6, 7) THEN 'Booking' ELSE 'Appointment' END",
+        "a.raw_type",
         "list",
+        display_sql="CASE WHEN a.raw_type IN (6, 7) THEN 'Booking' ELSE 'Appointment' END",
     ),
-    ("booking", "a.raw_type IN (6, 7)", "bool"),
-    ("completed", "a.raw_status = 3", "bool"),
-    ("visibleInDiary", "a.raw_status != 9", "bool"),
-    ("updatedDate", "a.updated", "date"),
-    ("registeredDate", "a.created", "date"),
-    ("contact/contactId", "c.contact_id", "int"),
-    ("contact/name", "c.name", "string"),
-    ("person/personId", "p.person_id", "int"),
-    ("person/firstName", "p.first_name", "string"),
-    ("person/lastName", "p.last_name", "string"),
-    ("person/fullName", FULL_NAME_SQL, "string"),
-    ("person/retired", "p.retired", "bool"),
+    spec("booking", "a.raw_type IN (6, 7)", "bool"),
+    spec("completed", "a.raw_status = 3", "bool"),
+    spec("visibleInDiary", "a.raw_status != 9", "bool"),
+    spec("updatedDate", "a.updated", "date"),
+    spec("registeredDate", "a.created", "date"),
+    spec("contact/contactId", "c.contact_id", "int"),
+    spec("contact/name", "c.name", "string"),
+    spec("person/personId", "p.person_id", "int"),
+    spec("person/firstName", "p.first_name", "string"),
+    spec("person/lastName", "p.last_name", "string"),
+    spec("person/fullName", FULL_NAME_SQL, "string"),
+    spec("person/retired", "p.retired", "bool"),
 )
 
 BOOKING_OF_APPOINTMENT = (
@@ -180,31 +285,30 @@ BOOKING_OF_APPOINTMENT = (
     " FROM appointment x WHERE x.tenant = a.tenant AND x.appointment_id = {value})))"
 )
 
-PARTICIPANT_COLUMNS = {
-    **columns(
-        ("participantAssociateId", "a.associate_id", "int"),
-        ("participantPersonId", "COALESCE(p.person_id, 0)", "int"),
-        ("associateDbId", "a.associate_id", "int"),
-        ("personId", "COALESCE(p.person_id, 0)", "int"),
-        ("contactId", "COALESCE(p.contact_id, 0)", "int"),
-        ("firstName", "p.first_name", "string"),
-        ("lastName", "p.last_name", "string"),
-        ("fullName", FULL_NAME_SQL, "string"),
-        ("mrMrs", "p.mrmrs", "string"),
-        ("title", "p.job_title", "string"),
-        ("retired", "p.retired", "bool"),
-        ("personEmail", "p.email", "string"),
-        ("email/emailAddress", "p.email", "string"),
-        ("contactName", "c.name", "string"),
-        ("status", "a.invitation_status", "list"),
-    ),
-    "appointmentrestrictionid": Column(
+PARTICIPANT_SPECS = (
+    spec("participantAssociateId", "a.associate_id", "int"),
+    spec("participantPersonId", "COALESCE(p.person_id, 0)", "int"),
+    spec("associateDbId", "a.associate_id", "associate"),
+    spec("personId", "COALESCE(p.person_id, 0)", "int"),
+    spec("contactId", "COALESCE(p.contact_id, 0)", "int"),
+    spec("firstName", "p.first_name", "string"),
+    spec("lastName", "p.last_name", "string"),
+    spec("fullName", FULL_NAME_SQL, "string"),
+    spec("mrMrs", "p.mrmrs", "string"),
+    spec("title", "p.job_title", "string"),
+    spec("retired", "p.retired", "bool"),
+    spec("personEmail", "p.email", "string"),
+    spec("email/emailAddress", "p.email", "string"),
+    spec("contactName", "c.name", "string"),
+    # No restriction type in SuperOffice's page: shown as text, never filtered.
+    spec("status", "a.invitation_status", "string"),
+    Spec(
         name="appointmentRestrictionId",
         sql="a.appointment_id",
         kind="int",
         restriction_sql=BOOKING_OF_APPOINTMENT,
     ),
-}
+)
 
 
 @dataclass(frozen=True)
@@ -212,7 +316,7 @@ class ArchiveProvider:
     name: str
     from_sql: str
     where_sql: str
-    columns: Mapping[str, Column]
+    specs: Sequence[Spec]
     primary_key_sql: str
     entity_sql: str
     entities: Mapping[str, str]
@@ -220,6 +324,13 @@ class ArchiveProvider:
     tiebreak_sql: str = ""
     required_restriction: str | None = None
     description: str = ""
+    columns: Mapping[str, Column] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", document(provider=self.name, specs=self.specs))
+        listed = {name.lower() for name in documented.documented_entities(provider=self.name)}
+        if unlisted := set(self.entities) - listed:
+            raise documented.UndocumentedError(f"{self.name} does not document {unlisted}")
 
 
 PERSON_FROM = "person p JOIN contact c ON c.tenant = p.tenant AND c.contact_id = p.contact_id"
@@ -228,7 +339,7 @@ PERSON_ARCHIVE = ArchiveProvider(
     name="Person",
     from_sql=PERSON_FROM,
     where_sql="p.tenant = :tenant",
-    columns=PERSON_COLUMNS,
+    specs=PERSON_SPECS,
     primary_key_sql="p.person_id",
     entity_sql="CASE WHEN p.retired THEN 'retiredPerson' ELSE 'person' END",
     entities={"person": "p.retired = 0", "retiredperson": "p.retired = 1"},
@@ -243,13 +354,11 @@ PERSON_FAVOURITES = ArchiveProvider(
         " JOIN contact c ON c.tenant = p.tenant AND c.contact_id = p.contact_id"
     ),
     where_sql="f.tenant = :tenant AND f.table_name = 'person'",
-    columns={
-        **PERSON_COLUMNS,
-        **columns(
-            ("favouriteAssociateId", "f.associate_id", "associate"),
-            ("text", FULL_NAME_SQL, "string"),
-        ),
-    },
+    specs=(
+        *PERSON_SPECS,
+        spec("favouriteAssociateId", "f.associate_id", "associate"),
+        spec("text", FULL_NAME_SQL, "string"),
+    ),
     primary_key_sql="p.person_id",
     entity_sql="'person'",
     entities={"person": "1 = 1"},
@@ -262,10 +371,7 @@ CONTACT_FAVOURITES = ArchiveProvider(
     name="contactfavourites",
     from_sql="favourite f JOIN contact c ON c.tenant = f.tenant AND c.contact_id = f.record_id",
     where_sql="f.tenant = :tenant AND f.table_name = 'contact'",
-    columns={
-        **CONTACT_COLUMNS,
-        **columns(("favouriteAssociateId", "f.associate_id", "associate")),
-    },
+    specs=(*CONTACT_SPECS, spec("favouriteAssociateId", "f.associate_id", "associate")),
     primary_key_sql="c.contact_id",
     entity_sql="'contact'",
     entities={"contact": "1 = 1"},
@@ -286,14 +392,12 @@ STATIC_SELECTION_MEMBERS = ArchiveProvider(
     where_sql=(
         "m.tenant = :tenant AND s.selection_type = 'Static' AND s.target_table_number IN (5, 6)"
     ),
-    columns={
-        **columns(
-            ("selectionId", "m.selection_id", "int"),
-            ("selectionMemberId", "m.member_id", "int"),
-        ),
-        **CONTACT_COLUMNS,
-        **SELECTION_PERSON_COLUMNS,
-    },
+    specs=(
+        spec("selectionId", "m.selection_id", "int"),
+        spec("selectionMemberId", "m.member_id", "int"),
+        *CONTACT_SPECS,
+        *SELECTION_PERSON_SPECS,
+    ),
     primary_key_sql="m.member_id",
     entity_sql="CASE WHEN m.person_id = 0 THEN 'staticContact' ELSE 'staticPerson' END",
     entities={"staticcontact": "m.person_id = 0", "staticperson": "m.person_id != 0"},
@@ -306,7 +410,7 @@ FIND_SELECTION = ArchiveProvider(
     name="FindSelection",
     from_sql="selection s",
     where_sql="s.tenant = :tenant",
-    columns=SELECTION_KIND_COLUMNS,
+    specs=SELECTION_SPECS,
     primary_key_sql="s.selection_id",
     entity_sql="'selection'",
     entities={"selection": "1 = 1"},
@@ -321,7 +425,7 @@ FIND_APPOINTMENT = ArchiveProvider(
         " LEFT JOIN person p ON p.tenant = a.tenant AND p.person_id = a.person_id"
     ),
     where_sql="a.tenant = :tenant",
-    columns=APPOINTMENT_COLUMNS,
+    specs=APPOINTMENT_SPECS,
     primary_key_sql="a.appointment_id",
     entity_sql="'appointment'",
     entities={"appointment": "1 = 1"},
@@ -339,10 +443,16 @@ PARTICIPANTS = ArchiveProvider(
         " LEFT JOIN contact c ON c.tenant = p.tenant AND c.contact_id = p.contact_id"
     ),
     where_sql="a.tenant = :tenant",
-    columns=PARTICIPANT_COLUMNS,
+    specs=PARTICIPANT_SPECS,
     primary_key_sql="a.appointment_id",
     entity_sql="CASE WHEN a.associate_id != 0 THEN 'associate' ELSE 'externalPerson' END",
-    entities={"associate": "a.associate_id != 0", "externalperson": "a.associate_id = 0"},
+    # The sandbox books no resources and invites nobody by e-mail address alone.
+    entities={
+        "associate": "a.associate_id != 0",
+        "externalperson": "a.associate_id = 0",
+        "resource": "1 = 0",
+        "emailparticipant": "1 = 0",
+    },
     default_select=("participantAssociateId", "participantPersonId", "fullName", "status"),
     required_restriction="appointmentRestrictionId",
     description="Participants of one booking; restrict with appointmentRestrictionId = id.",
@@ -352,7 +462,7 @@ ALL_USERS = ArchiveProvider(
     name="AllUsers",
     from_sql=("associate s JOIN contact c ON c.tenant = s.tenant AND c.contact_id = s.contact_id"),
     where_sql="s.tenant = :tenant",
-    columns=ASSOCIATE_COLUMNS,
+    specs=ASSOCIATE_SPECS,
     primary_key_sql="s.associate_id",
     entity_sql="'associate'",
     entities={"all": "1 = 1", "expired": "s.is_active = 0"},
@@ -374,6 +484,9 @@ PROVIDERS: dict[str, ArchiveProvider] = {
     )
 }
 
+Output = Literal["logical", "display"]
+Mode = Literal["slim", "full"]
+
 
 @dataclass
 class ArchiveQuery:
@@ -386,6 +499,8 @@ class ArchiveQuery:
     top: int | None = None
     skip: int = 0
     json_safe: bool = False
+    mode: Mode = "slim"
+    output: Output = "display"
     raw: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -404,9 +519,12 @@ class ArchiveQuery:
                 raise FilterError(f"{key} must not be negative")
             return value
 
-        mode = lowered.get("$mode", "slim").strip().lower() or "slim"
-        if mode != "slim":
-            raise FilterError("The sandbox answers $mode=Slim only")
+        mode = lowered.get("$mode", "").strip().lower() or "slim"
+        if mode not in {"slim", "full"}:
+            raise FilterError(f"$mode must be Slim or Full (the sandbox has no {mode!r})")
+        output = lowered.get("$output", "").strip().lower() or "display"
+        if output not in {"logical", "display"}:
+            raise FilterError(f"$output must be Logical or Display, not {output!r}")
         return cls(
             select=lowered.get("$select", ""),
             filter=lowered.get("$filter", ""),
@@ -415,6 +533,8 @@ class ArchiveQuery:
             top=number("$top"),
             skip=number("$skip") or 0,
             json_safe=lowered.get("$jsonsafe", "").lower() == "true",
+            mode=mode,  # type: ignore[arg-type]
+            output=output,  # type: ignore[arg-type]
             raw=dict(params),
         )
 
@@ -433,10 +553,12 @@ def split_names(*, text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def resolve_column(*, provider: ArchiveProvider, name: str) -> Column:
+def resolve_column(*, provider: ArchiveProvider, name: str, where: str) -> Column:
     column = provider.columns.get(name.lower())
-    if column is None or not column.selectable:
-        raise FilterError(f"Unknown column {name!r} in archive provider {provider.name!r}")
+    if column is None:
+        raise FilterError(
+            f"Unknown column {name!r} in {where} of archive provider {provider.name!r}"
+        )
     return column
 
 
@@ -446,9 +568,17 @@ def order_clause(*, provider: ArchiveProvider, text: str) -> str:
         words = item.split()
         if len(words) > 2 or (len(words) == 2 and words[1].lower() not in {"asc", "desc"}):
             raise FilterError(f"Cannot read the sort order {item!r}")
-        column = resolve_column(provider=provider, name=words[0])
+        column = resolve_column(provider=provider, name=words[0], where="$orderBy")
+        if not column.sortable:
+            raise FilterError(
+                f"Column {column.name!r} cannot be used in $orderBy: SuperOffice documents"
+                f" it as not sortable in {provider.name!r}"
+            )
         direction = "DESC" if len(words) == 2 and words[1].lower() == "desc" else "ASC"
-        expression = f"so_fold({column.sql})" if column.kind in {"string", "list"} else column.sql
+        # Lists sort by what the user sees, text without regard to case.
+        expression = column.display_sql or column.sql
+        if column.kind in {"string", "list"}:
+            expression = f"so_fold({expression})"
         parts.append(f"{expression} {direction}")
     parts.append(f"{provider.primary_key_sql} ASC")
     if provider.tiebreak_sql:
@@ -460,12 +590,16 @@ def entity_clause(*, provider: ArchiveProvider, text: str) -> str:
     names = split_names(text=text)
     if not names:
         return "1 = 1"
+    listed = {name.lower() for name in documented.documented_entities(provider=provider.name)}
     conditions = []
     for name in names:
         condition = provider.entities.get(name.lower())
+        if condition is None and name.lower() in listed:
+            raise FilterError(
+                f"The sandbox does not model the entity {name!r} of {provider.name!r}"
+            )
         if condition is None:
-            known = ", ".join(provider.entities)
-            raise FilterError(f"Unknown entity {name!r} for {provider.name!r} (known: {known})")
+            raise FilterError(f"Unknown entity {name!r} in archive provider {provider.name!r}")
         conditions.append(f"({condition})")
     return " OR ".join(conditions)
 
@@ -475,16 +609,24 @@ def associate_logins(*, database: Database, tenant: str) -> dict[int, str]:
     return {int(row["associate_id"]): str(row["login"]) for row in rows}
 
 
-def output_value(*, kind: ColumnKind, raw: Any, logins: Mapping[int, str]) -> Any:
-    if kind in {"int"}:
+def logical_value(*, column: Column, raw: Any) -> Any:
+    if column.kind in {"int", "associate"} or column.has_ids:
         return int(raw) if raw is not None else 0
-    if kind == "bool":
+    if column.kind == "bool":
         return bool(raw)
-    if kind == "associate":
-        return logins.get(int(raw), "") if raw else ""
-    if kind in {"date", "datetime"}:
+    if column.kind in {"date", "datetime"}:
         return raw
     return "" if raw is None else str(raw)
+
+
+def display_value(*, column: Column, raw: Any, shown: Any, logins: Mapping[int, str]) -> Any:
+    if column.kind == "bool":
+        return BOOL_ICONS[bool(raw)]
+    if column.kind == "associate":
+        return logins.get(int(raw), "") if raw else ""
+    if column.has_ids:
+        return "" if shown is None else str(shown)
+    return logical_value(column=column, raw=raw)
 
 
 def run_archive(
@@ -495,9 +637,9 @@ def run_archive(
     scope: ArchiveScope,
     page_url: str,
 ) -> dict[str, Any]:
-    """Answer one archive request in SuperOffice's slim OData shape."""
+    """Answer one archive request in SuperOffice's OData shape (slim or full rows)."""
     selected = [
-        resolve_column(provider=provider, name=name)
+        resolve_column(provider=provider, name=name, where="$select")
         for name in (split_names(text=query.select) or list(provider.default_select))
     ]
     condition = parse_filter(
@@ -514,6 +656,7 @@ def run_archive(
     select_list = ", ".join(
         [f"{provider.primary_key_sql} AS pk", f"{provider.entity_sql} AS entity"]
         + [f"{column.sql} AS c{index}" for index, column in enumerate(selected)]
+        + [f"{column.display_sql or 'NULL'} AS d{index}" for index, column in enumerate(selected)]
     )
     sql = (
         f"SELECT {select_list} FROM {provider.from_sql} WHERE {' AND '.join(where)}"  # noqa: S608 - provider SQL is fixed text; values are bound
@@ -529,15 +672,10 @@ def run_archive(
     }
     rows = database.query(sql, params)
     logins = associate_logins(database=database, tenant=scope.tenant)
-    values = []
-    for row in rows[:page_size]:
-        item: dict[str, Any] = {"PrimaryKey": str(row["pk"]), "EntityName": row["entity"]}
-        for index, column in enumerate(selected):
-            key = column.name
-            if query.json_safe:
-                key = key.replace("/", "_").replace(":", "_")
-            item[key] = output_value(kind=column.kind, raw=row[f"c{index}"], logins=logins)
-        values.append(item)
+    values = [
+        archive_row(query=query, selected=selected, row=row, logins=logins)
+        for row in rows[:page_size]
+    ]
     cut_short = len(rows) > page_size and (query.top is None or query.top > MAX_PAGE_SIZE)
     next_link = None
     if cut_short:
@@ -552,6 +690,39 @@ def run_archive(
         "odata.metadata": f"{page_url}/$metadata",
         "odata.nextLink": next_link,
         "value": values,
+    }
+
+
+def archive_row(
+    *, query: ArchiveQuery, selected: Sequence[Column], row: Any, logins: Mapping[int, str]
+) -> dict[str, Any]:
+    """One row: slim (a value per column, per ``$output``) or full (raw and display both)."""
+    cells: dict[str, tuple[Any, Any]] = {}
+    for index, column in enumerate(selected):
+        key = column.name
+        if query.json_safe:
+            key = key.replace("/", "_").replace(":", "_")
+        raw = row[f"c{index}"]
+        cells[key] = (
+            logical_value(column=column, raw=raw),
+            display_value(column=column, raw=raw, shown=row[f"d{index}"], logins=logins),
+        )
+    if query.mode == "full":
+        return {
+            "PrimaryKey": int(row["pk"]),
+            "EntityName": row["entity"],
+            "StyleHint": "",
+            "LinkHint": "",
+            "Column": {
+                key: {"RawValue": logical, "DisplayValue": shown, "LinkHint": "", "TooltipHint": ""}
+                for key, (logical, shown) in cells.items()
+            },
+        }
+    chosen = 0 if query.output == "logical" else 1
+    return {
+        "PrimaryKey": str(row["pk"]),
+        "EntityName": row["entity"],
+        **{key: pair[chosen] for key, pair in cells.items()},
     }
 
 

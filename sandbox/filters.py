@@ -6,14 +6,12 @@ Grammar (as SuperOffice's OData-like archives take it)::
     clause  := column operator [ value | "(" value ( "," value )* ")" ]
     value   := 'quoted text' | number | true | false
 
-Operators: ``eq``/``=``, ``ne``/``<>``, ``lt``/``<``, ``le``/``<=``, ``gt``/``>``,
-``ge``/``>=``, ``is``, ``isNot``, ``contains``, ``notContains``, ``begins``,
-``notBegins``, ``set true|false``, ``oneOf (…)``, ``notOneOf (…)``, ``in (…)``,
-``associateIsOneOf (…)``, ``associateIsNotOneOf (…)``, ``currentAssociate``,
-``between ('a','b')``, ``before``, ``after``, ``beforeTime``, ``afterTime``.
-
-Anything else (``or``, functions such as ``startswith()``, unknown columns, a value that
-does not fit the column's type) raises ``FilterError``, which the API answers with 400.
+Which operator a column takes is not decided here: SuperOffice documents a restriction
+type per column (``Column.restriction``) and the operators per type (``sandbox.documented``).
+A column without a restriction type cannot be filtered on, and an operator the pages do
+not list for the column's type is refused, both with ``FilterError`` (the API's 400).
+Operators match without regard to case ("notOneOf" and "NotOneOf" both appear in
+SuperOffice's pages). Functions (``startswith()`` …) and ``or`` are refused too.
 String comparisons ignore case in every script, as SQL Server's default collation does.
 """
 
@@ -25,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sandbox.clock import format_so_datetime, parse_so_datetime
+from sandbox import documented
+from sandbox.clock import format_so_datetime, parse_so_datetime, utc_now
 
 ColumnKind = Literal["int", "string", "bool", "date", "datetime", "associate", "list"]
 
@@ -36,21 +35,33 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class Column:
-    """One archive column: the SQL giving its raw value and the type that shapes output.
+    """One archive column.
 
-    ``restriction_sql`` marks a restriction-only column with special matching (e.g. "every
-    participant of the booking this appointment belongs to"); it takes ``=`` only, and
-    ``{value}`` in it is replaced by the bound parameter.
+    ``sql`` gives the logical value (what filters compare and ``$output=Logical`` returns);
+    ``display_sql`` the display text where it differs (list columns with ids: filter
+    values are then ids). ``kind`` shapes output; ``restriction`` and ``sortable`` are
+    SuperOffice's documented facts for the column (``restriction`` None: not filterable).
+
+    ``restriction_sql`` gives a column special matching (e.g. "every participant of the
+    booking this appointment belongs to"); ``{value}`` in it is the bound parameter.
     """
 
     name: str
     sql: str
     kind: ColumnKind
+    restriction: str | None
+    sortable: bool
+    display_sql: str | None = None
     restriction_sql: str | None = None
 
     @property
-    def selectable(self) -> bool:
-        return self.restriction_sql is None
+    def has_ids(self) -> bool:
+        return self.kind == "list" and self.display_sql is not None
+
+    @property
+    def folded(self) -> bool:
+        """Compared as text, ignoring case."""
+        return self.kind == "string" or (self.kind == "list" and not self.has_ids)
 
 
 @dataclass(frozen=True)
@@ -71,39 +82,48 @@ TOKEN_PATTERN = re.compile(
     (?P<space>\s+)
     |(?P<string>'(?:[^']|'')*')
     |(?P<number>-?\d+(?:\.\d+)?(?![\w/]))
-    |(?P<symbol><=|>=|<>|=|<|>)
+    |(?P<symbol><=|>=|<>|!=|=|<|>)
     |(?P<punct>[(),])
     |(?P<word>[A-Za-z_][\w./:\-]*)
     """,
     re.VERBOSE,
 )
 
+# Spellings of one comparison. Whether a column takes a spelling is the documentation's
+# call (e.g. "<=" is listed for no type, "equals" for all).
 COMPARISONS = {
     "eq": "=",
     "=": "=",
+    "equals": "=",
+    "date": "=",
+    "datetime": "=",
     "ne": "!=",
+    "!=": "!=",
     "<>": "!=",
+    "unequals": "!=",
     "lt": "<",
     "<": "<",
+    "less": "<",
     "le": "<=",
     "<=": "<=",
     "gt": ">",
     ">": ">",
+    "greater": ">",
     "ge": ">=",
     ">=": ">=",
+    "before": "<",
+    "beforetime": "<",
+    "to": "<=",
+    "after": ">",
+    "aftertime": ">",
+    "from": ">=",
 }
-LIST_OPERATORS = {"oneof", "notoneof", "in", "associateisoneof", "associateisnotoneof", "between"}
+LIST_OPERATORS = {"oneof", "notoneof", "in", "associateisoneof", "associateisnotoneof"}
+RANGE_OPERATORS = {"between", "datebetween"}
 STRING_OPERATORS = {"is", "isnot", "contains", "notcontains", "begins", "notbegins"}
-DATE_OPERATORS = {"before", "after", "beforetime", "aftertime"}
-UNARY_OPERATORS = {"currentassociate"}
-KNOWN_OPERATORS = (
-    set(COMPARISONS)
-    | LIST_OPERATORS
-    | STRING_OPERATORS
-    | DATE_OPERATORS
-    | UNARY_OPERATORS
-    | {"set"}
-)
+TODAY_OPERATORS = {"today": "=", "beforetoday": "<", "aftertoday": ">"}
+SET_OPERATORS = {"isnull": False, "isnotnull": True}
+BY_DAY = {"before", "after", "from", "to", "date"}
 
 
 def tokenize(*, text: str) -> list[Token]:
@@ -122,6 +142,23 @@ def tokenize(*, text: str) -> list[Token]:
             value = value[1:-1].replace("''", "'")
         tokens.append(Token(kind=kind, text=value))  # type: ignore[arg-type]
     return tokens
+
+
+def check_operator(*, column: Column, operator: Token) -> str:
+    """The operator, lower-cased, if SuperOffice documents it for the column's type."""
+    if column.restriction is None:
+        raise FilterError(
+            f"Column {column.name!r} cannot be used in $filter: SuperOffice documents no"
+            " restriction type for it"
+        )
+    allowed = documented.operators(restriction=column.restriction)
+    lowered = operator.text.lower()
+    if lowered not in allowed:
+        raise FilterError(
+            f"Operator {operator.text!r} is not valid for column {column.name!r}"
+            f" (restriction type {column.restriction}; valid: {', '.join(sorted(allowed))})"
+        )
+    return lowered
 
 
 class FilterParser:
@@ -172,38 +209,50 @@ class FilterParser:
             raise FilterError(f"Expected a column name, found {column_token.text!r}")
         following = self.peek()
         if following is not None and following.text == "(":
-            raise FilterError(f"Functions such as {column_token.text}() are not supported")
+            raise FilterError(
+                f"The sandbox does not implement OData functions such as {column_token.text}()"
+            )
         column = self.columns.get(column_token.text.lower())
         if column is None:
-            raise FilterError(f"Unknown column {column_token.text!r}")
+            raise FilterError(f"Unknown column {column_token.text!r} in $filter")
         self.columns_used.add(column.name)
-        operator_token = self.take()
-        operator = operator_token.text.lower()
-        if operator not in KNOWN_OPERATORS:
-            raise FilterError(f"Unsupported operator {operator_token.text!r}")
+        operator = check_operator(column=column, operator=self.take())
         if column.restriction_sql is not None:
-            if operator not in {"eq", "="}:
-                raise FilterError(f"Column {column.name!r} takes the '=' operator only")
+            if COMPARISONS.get(operator) != "=":
+                raise FilterError(f"The sandbox matches {column.name!r} with '=' only")
             value = self.value(column=column, token=self.take())
             return column.restriction_sql.replace("{value}", self.bind(value=value))
-        if operator in UNARY_OPERATORS:
-            return self.current_associate_clause(column=column)
+        if operator == "currentassociate":
+            return f"{column.sql} = {self.bind(value=self.current_associate)}"
         if operator == "set":
-            return self.set_clause(column=column)
+            return self.set_clause(column=column, wanted=self.truth(token=self.take()))
+        if operator in SET_OPERATORS:
+            return self.set_clause(column=column, wanted=SET_OPERATORS[operator])
+        if operator in TODAY_OPERATORS:
+            today = self.bind(value=format_so_datetime(moment=utc_now()))
+            return f"date({column.sql}) {TODAY_OPERATORS[operator]} date({today})"
         if operator in LIST_OPERATORS:
             return self.list_clause(column=column, operator=operator)
+        if operator in RANGE_OPERATORS:
+            return self.range_clause(column=column)
         value = self.value(column=column, token=self.take())
-        if operator in COMPARISONS:
-            return self.comparison(column=column, sql_operator=COMPARISONS[operator], value=value)
         if operator in STRING_OPERATORS:
             return self.string_clause(column=column, operator=operator, value=value)
-        return self.date_clause(column=column, operator=operator, value=value)
+        return self.comparison(column=column, operator=operator, value=value)
+
+    def truth(self, *, token: Token) -> bool:
+        lowered = token.text.lower()
+        if lowered in {"true", "1"}:
+            return True
+        if lowered in {"false", "0"}:
+            return False
+        raise FilterError(f"Expected true or false, not {token.text!r}")
 
     def value(self, *, column: Column, token: Token) -> Any:
         if token.kind in {"punct", "symbol"}:
             raise FilterError(f"Expected a value for {column.name!r}, found {token.text!r}")
         text = token.text
-        if column.kind in {"int", "associate"}:
+        if column.kind in {"int", "associate"} or column.has_ids:
             try:
                 return int(text)
             except ValueError:
@@ -211,19 +260,14 @@ class FilterParser:
                     f"Column {column.name!r} needs a whole number, not {text!r}"
                 ) from None
         if column.kind == "bool":
-            lowered = text.lower()
-            if lowered in {"true", "1"}:
-                return 1
-            if lowered in {"false", "0"}:
-                return 0
-            raise FilterError(f"Column {column.name!r} needs true or false, not {text!r}")
+            return int(self.truth(token=token))
         if column.kind in {"date", "datetime"}:
             try:
                 moment: datetime = parse_so_datetime(text=text)
             except ValueError:
                 raise FilterError(f"Column {column.name!r} needs a date, not {text!r}") from None
             return format_so_datetime(moment=moment)
-        if token.kind == "word" and text.lower() in {"and"}:
+        if token.kind == "word" and text.lower() == "and":
             raise FilterError(f"Expected a value for {column.name!r}")
         return text
 
@@ -240,14 +284,12 @@ class FilterParser:
                 raise FilterError(f"Expected ',' or ')' in the list for {column.name!r}")
             values.append(self.value(column=column, token=self.take()))
 
-    def folded(self, *, column: Column) -> bool:
-        return column.kind in {"string", "list"}
-
-    def comparison(self, *, column: Column, sql_operator: str, value: Any) -> str:
+    def comparison(self, *, column: Column, operator: str, value: Any) -> str:
+        sql_operator = COMPARISONS[operator]
         parameter = self.bind(value=value)
-        if self.folded(column=column):
+        if column.folded:
             left, right = f"so_fold({column.sql})", f"so_fold({parameter})"
-        elif column.kind == "date" and sql_operator in {"=", "!="}:
+        elif column.kind == "date" or operator in BY_DAY:
             left, right = f"date({column.sql})", f"date({parameter})"
         else:
             left, right = column.sql, parameter
@@ -256,8 +298,6 @@ class FilterParser:
         return f"{left} {sql_operator} {right}"
 
     def string_clause(self, *, column: Column, operator: str, value: Any) -> str:
-        if column.kind not in {"string", "list"}:
-            raise FilterError(f"Operator {operator!r} needs a text column; {column.name!r} is not")
         parameter = self.bind(value=str(value))
         folded = f"COALESCE(so_fold({column.sql}), '')"
         if operator in {"is", "isnot"}:
@@ -268,45 +308,29 @@ class FilterParser:
             clause = f"substr({folded}, 1, length(so_fold({parameter}))) = so_fold({parameter})"
         return f"NOT ({clause})" if operator.startswith("not") or operator == "isnot" else clause
 
-    def date_clause(self, *, column: Column, operator: str, value: Any) -> str:
-        if column.kind not in {"date", "datetime"}:
-            raise FilterError(f"Operator {operator!r} needs a date column; {column.name!r} is not")
-        parameter = self.bind(value=value)
-        if operator == "before":
-            return f"date({column.sql}) < date({parameter})"
-        if operator == "after":
-            return f"date({column.sql}) > date({parameter})"
-        if operator == "beforetime":
-            return f"{column.sql} < {parameter}"
-        return f"{column.sql} > {parameter}"
-
-    def set_clause(self, *, column: Column) -> str:
-        token = self.take()
-        wanted = token.text.lower()
-        if wanted not in {"true", "false"}:
-            raise FilterError(f"'set' takes true or false, not {token.text!r}")
-        if column.kind in {"string", "list"}:
+    def set_clause(self, *, column: Column, wanted: bool) -> str:
+        if column.folded:
             is_set = f"COALESCE({column.sql}, '') != ''"
         elif column.kind in {"date", "datetime"}:
             is_set = f"{column.sql} IS NOT NULL"
         else:
             is_set = f"COALESCE({column.sql}, 0) != 0"
-        return is_set if wanted == "true" else f"NOT ({is_set})"
+        return is_set if wanted else f"NOT ({is_set})"
+
+    def range_clause(self, *, column: Column) -> str:
+        values = self.values_in_parentheses(column=column)
+        if len(values) != 2:
+            raise FilterError(f"'between' on {column.name!r} takes exactly two values")
+        low, high = (self.bind(value=value) for value in values)
+        if column.kind == "date":
+            return f"date({column.sql}) BETWEEN date({low}) AND date({high})"
+        if column.folded:
+            return f"so_fold({column.sql}) BETWEEN so_fold({low}) AND so_fold({high})"
+        return f"{column.sql} BETWEEN {low} AND {high}"
 
     def list_clause(self, *, column: Column, operator: str) -> str:
-        if operator.startswith("associate") and column.kind not in {"associate", "int"}:
-            raise FilterError(f"{operator!r} needs an associate column; {column.name!r} is not")
         values = self.values_in_parentheses(column=column)
-        if operator == "between":
-            if len(values) != 2:
-                raise FilterError("'between' takes exactly two values")
-            low, high = (self.bind(value=value) for value in values)
-            if column.kind == "date":
-                return f"date({column.sql}) BETWEEN date({low}) AND date({high})"
-            if self.folded(column=column):
-                return f"so_fold({column.sql}) BETWEEN so_fold({low}) AND so_fold({high})"
-            return f"{column.sql} BETWEEN {low} AND {high}"
-        if self.folded(column=column):
+        if column.folded:
             placeholders = ", ".join(f"so_fold({self.bind(value=value)})" for value in values)
             clause = f"so_fold({column.sql}) IN ({placeholders})"
         else:
@@ -314,13 +338,6 @@ class FilterParser:
             clause = f"{column.sql} IN ({placeholders})"
         negated = operator in {"notoneof", "associateisnotoneof"}
         return f"NOT ({clause})" if negated else clause
-
-    def current_associate_clause(self, *, column: Column) -> str:
-        if column.kind not in {"associate", "int"}:
-            raise FilterError(
-                f"'currentAssociate' needs an associate column; {column.name!r} is not"
-            )
-        return f"{column.sql} = {self.bind(value=self.current_associate)}"
 
 
 def parse_filter(

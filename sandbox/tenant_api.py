@@ -376,7 +376,9 @@ def selection_members(call: Call) -> Response:
     if row is None:
         return not_found(message=f"Selection id {call.ids[0]} not found")
     params = {
-        k: v for k, v in archive_params().items() if k.lower() in {"$select", "$mode", "$format"}
+        k: v
+        for k, v in archive_params().items()
+        if k.lower() in {"$select", "$mode", "$format", "$output", "$jsonsafe"}
     }
     if row["target_table_number"] not in (5, 6):
         return json_response(body=sale_members(call=call, selection=row))

@@ -83,7 +83,11 @@ def test_appointment_form(api: TenantApi, sandbox: SandboxControl) -> None:
 
     rows = api.rows(
         "Appointment",
-        **{"$select": "appointmentId,text,personId", "$filter": "text is 'Admin page meeting'"},
+        **{
+            "$select": "appointmentId,text,personId",
+            "$filter": "text is 'Admin page meeting'",
+            "$output": "Logical",
+        },
     )
     assert rows[0]["personId"] == 60
     assert "Created appointment" in result.text

@@ -55,11 +55,16 @@ def test_paths_are_case_insensitive(api: TenantApi) -> None:
 
 def test_user_list_gives_ids_and_emails_for_linking(api: TenantApi, other_api: TenantApi) -> None:
     users = api.rows(
-        "User", **{"$select": "associateDbId,fullName,personEmail,userName,isActive,assocType"}
+        "User",
+        **{
+            "$select": "associateDbId,fullName,personEmail,userName,isActive,assocType",
+            "$output": "Logical",
+        },
     )
     by_email = {row["personEmail"]: row for row in users}
 
     assert by_email[ADMIN_EMAIL]["associateDbId"] == 1
+    assert by_email[ADMIN_EMAIL]["assocType"] == 1  # UserType.InternalAssociate
     assert by_email[ADMIN_EMAIL]["isActive"] is True
     assert by_email["tor.bakke@nordlys-demo.example"]["isActive"] is False
     assert all(row["userName"] == row["personEmail"] for row in users)
@@ -127,10 +132,9 @@ def test_contact_and_its_persons(api: TenantApi) -> None:
 
 
 def test_contact_persons_can_leave_out_former_employees(api: TenantApi) -> None:
-    everyone = api.rows("Contact/3/Persons", **{"$select": "personId,retired"})
-    current = api.rows(
-        "Contact/3/Persons", **{"$select": "personId,retired", "$filter": "retired set false"}
-    )
+    logical = {"$select": "personId,retired", "$output": "Logical"}
+    everyone = api.rows("Contact/3/Persons", **logical)
+    current = api.rows("Contact/3/Persons", **logical, **{"$filter": "retired set false"})
 
     assert any(row["retired"] for row in everyone)
     assert current
@@ -142,8 +146,9 @@ def find_selection(api: TenantApi, name: str) -> list[dict[str, object]]:
     return api.rows(
         "Selection",
         **{
-            "$select": "selectionId,name,kind,targetTableNumber,targetTableName,memberCount",
+            "$select": "selectionId,name,kind,targetTableNumber,memberCount",
             "$filter": f"name is '{name}'",
+            "$output": "Logical",
         },
     )
 
@@ -153,9 +158,8 @@ def test_selection_by_name_and_by_id(api: TenantApi) -> None:
 
     assert len(rows) == 1
     row = rows[0]
-    assert row["kind"] == "Static"
+    assert row["kind"] == 0  # Static
     assert row["targetTableNumber"] == 6
-    assert row["targetTableName"] == "person"
     entity = api.get(f"Selection/{row['selectionId']}").json()
     assert entity["Name"] == "Styret"
     assert entity["SelectionType"] == "Static"
@@ -173,7 +177,8 @@ def test_static_selection_members(api: TenantApi) -> None:
     selection_id = find_selection(api, "Styret")[0]["selectionId"]
 
     members = api.rows(
-        f"Selection/{selection_id}/Members", **{"$select": "personId,contactId,retired"}
+        f"Selection/{selection_id}/Members",
+        **{"$select": "personId,contactId,retired", "$output": "Logical"},
     )
 
     assert len(members) == 8
@@ -185,10 +190,11 @@ def test_dynamic_selection_members_are_evaluated_on_read(api: TenantApi) -> None
     selection = find_selection(api, "Aktive kunder (dynamisk)")[0]
 
     members = api.rows(
-        f"Selection/{selection['selectionId']}/Members", **{"$select": "personId,lastName,retired"}
+        f"Selection/{selection['selectionId']}/Members",
+        **{"$select": "personId,lastName,retired", "$output": "Logical"},
     )
 
-    assert selection["kind"] == "Dynamic"
+    assert selection["kind"] == 1  # Dynamic
     assert members
     assert all(row["lastName"].lower().startswith("ha") for row in members)
     assert not any(row["retired"] for row in members)
@@ -214,7 +220,7 @@ def test_combined_selection_is_the_union_of_its_parts(api: TenantApi) -> None:
         if row["personId"]
     }
 
-    assert combined["kind"] == "Combined"
+    assert combined["kind"] == 2  # Combined
     assert members == left_ids | right_ids
 
 
@@ -250,6 +256,7 @@ def first_booking(api: TenantApi) -> dict[str, object]:
             "$filter": "associateId currentAssociate and booking set true",
             "$orderBy": "appointmentId",
             "$top": "1",
+            "$output": "Logical",
         },
     )
     return rows[0]
