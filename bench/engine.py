@@ -97,15 +97,17 @@ def _run(persons: int) -> None:
         with superoffice_client_for_linked_user(linked_user=linked_user) as client:
             started = time.perf_counter()
             window = sync_window_for(linked_user=linked_user, now=timezone.now())
-            named = read_source(
+            selection = read_source(
                 key=f"selection:{NEWSLETTER_SELECTION}",
                 client=client,
                 linked_user=linked_user,
                 window=window,
-            ) | read_source(
+            )
+            appointments = read_source(
                 key="appointments", client=client, linked_user=linked_user, window=window
             )
-            reads.persons_by_ids(client=client, person_ids=named)
+            named = selection.person_ids | appointments.person_ids
+            reads.persons_by_ids(client=client, person_ids=named - selection.person_ids)
             baseline_seconds = time.perf_counter() - started
             baseline_requests = client.stats.requests
         count = len(named)

@@ -16,12 +16,8 @@ from syncengine.models import FINISHED_STATUSES, PersonMapping, RunStatus, SyncR
 from syncengine.orchestration import OPEN_STATUSES, link_waiting_for
 from syncengine.superoffice.client import superoffice_client_for_user
 from syncengine.superoffice.errors import SelectionRefused, SuperOfficeError
-from syncengine.superoffice.reads import (
-    AssociateInfo,
-    associates_list,
-    persons_by_ids,
-    selection_find_static,
-)
+from syncengine.superoffice.reads import AssociateInfo, associates_list, persons_by_ids
+from syncengine.superoffice.selections import selection_find_static
 
 RECENT_RUNS = 20
 # The Status page's columns a visitor can sort by, and the CSV's columns.

@@ -28,10 +28,10 @@ from syncengine.sources import (
     selection_id_of,
     source_label,
 )
-from syncengine.superoffice import reads
+from syncengine.superoffice import reads, selections
 from syncengine.superoffice.client import SuperOfficeClient
 from syncengine.superoffice.errors import SignInNeeded, SuperOfficeError, TransientError
-from syncengine.superoffice.records import SyncWindow
+from syncengine.superoffice.records import PersonRecord, SourceMembers, SyncWindow
 from syncengine.targets.base import ContactExists, ContactGone, Target, TargetError
 
 logger = logging.getLogger(__name__)
@@ -97,22 +97,26 @@ class ParticipantsInCache:
 
 def read_source(
     *, key: str, client: SuperOfficeClient, linked_user: LinkedUser, window: SyncWindow
-) -> frozenset[int]:
-    """The complete membership of one source, as SuperOffice person ids."""
+) -> SourceMembers:
+    """The complete membership of one source, with details where its archive gives them."""
     associate_id = linked_user.associate_id
     if key == APPOINTMENTS_KEY:
-        return reads.appointment_person_ids(
-            client=client,
-            associate_id=associate_id,
-            window=window,
-            participants_cache=ParticipantsInCache(),
+        return SourceMembers(
+            person_ids=reads.appointment_person_ids(
+                client=client,
+                associate_id=associate_id,
+                window=window,
+                participants_cache=ParticipantsInCache(),
+            )
         )
     if key == FAVOURITE_COMPANIES_KEY:
         companies = reads.favourite_company_ids(client=client, associate_id=associate_id)
-        return reads.person_ids_at_companies(client=client, company_ids=companies)
+        return SourceMembers.of(reads.persons_at_companies(client=client, company_ids=companies))
     if key == FAVOURITE_PERSONS_KEY:
-        return reads.favourite_person_ids(client=client, associate_id=associate_id)
-    return reads.selection_member_person_ids(client=client, selection_id=selection_id_of(key))
+        return SourceMembers.of(reads.favourite_persons(client=client, associate_id=associate_id))
+    return SourceMembers.of(
+        selections.selection_members(client=client, selection_id=selection_id_of(key))
+    )
 
 
 @dataclass
@@ -240,13 +244,15 @@ def _load_sources(
     linked_user: LinkedUser,
     preferences: EffectivePreferences,
     window: SyncWindow,
-) -> tuple[list[SourceOutcome], bool]:
-    """Every planned source's outcome, and whether every failure was transient."""
+) -> tuple[list[SourceOutcome], bool, dict[int, PersonRecord]]:
+    """Every planned source's outcome, whether every failure was transient, and the
+    details the sources' archives carried."""
     outcomes: list[SourceOutcome] = []
     only_transient = True
+    details: dict[int, PersonRecord] = {}
     for key in sorted(plan.evaluate):
         try:
-            person_ids = read_source(key=key, client=client, linked_user=linked_user, window=window)
+            members = read_source(key=key, client=client, linked_user=linked_user, window=window)
         except SignInNeeded:
             raise
         except SuperOfficeError as error:
@@ -254,8 +260,9 @@ def _load_sources(
             label = source_label(key, preferences)
             outcomes.append(SourceOutcome(key=key, error=f"{label}: {error}"))
         else:
-            outcomes.append(SourceOutcome(key=key, person_ids=person_ids))
-    return outcomes, only_transient
+            outcomes.append(SourceOutcome(key=key, person_ids=members.person_ids))
+            details.update(members.persons)
+    return outcomes, only_transient, details
 
 
 def _finish(
@@ -314,7 +321,7 @@ def sync_run_execute(
     )
     window = sync_window_for(linked_user=linked_user, now=now)
     try:
-        outcomes, only_transient = _load_sources(
+        outcomes, only_transient, details = _load_sources(
             plan=plan,
             client=client,
             linked_user=linked_user,
@@ -322,7 +329,10 @@ def sync_run_execute(
             window=window,
         )
         named = frozenset().union(*(o.person_ids for o in outcomes if o.ok))
-        persons = reads.persons_by_ids(client=client, person_ids=named) if named else {}
+        # Only persons no source archive described are read by id (appointments' mostly).
+        persons = {pid: details[pid] for pid in named if pid in details}
+        if unread := named - persons.keys():
+            persons.update(reads.persons_by_ids(client=client, person_ids=unread))
     except SignInNeeded as error:
         return _finish(
             run,

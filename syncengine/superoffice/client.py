@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from django.conf import settings
 
+from syncengine.superoffice.cells import ARCHIVE_OUTPUT
 from syncengine.superoffice.errors import (
     NotFound,
     PermanentError,
@@ -204,12 +205,14 @@ class SuperOfficeClient:
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[dict[str, Any]]:
         """Rows of `Archive/{provider}`, page by page ($top/$skip, sorted by `order_by`,
-        which should be the primary key so paging is stable), until a short page."""
+        a sortable column unique in the result so paging is stable), until a short page.
+        Values are logical (see `cells`), never display text."""
         params: dict[str, str | int] = {
             "$select": ",".join(select),
             "$orderBy": order_by,
             "$top": page_size,
             "$skip": 0,
+            "$output": ARCHIVE_OUTPUT,
         }
         if filter:
             params["$filter"] = filter

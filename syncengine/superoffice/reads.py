@@ -1,294 +1,116 @@
 """What the sync engine reads from SuperOffice, each as a few archive queries.
 
-Ids come in pages of 1,000; person details in `oneOf` chunks of 999 ids, so 5,000
-selection members cost about 6 requests for their ids and 6 for their details, never
-one request per person.
+Every query uses only what SuperOffice documents for the provider: its columns, the
+operators listed for each column's type, sorts on sortable columns, and logical output
+parsed by type (`cells`). Integer columns take no `oneOf`, so ids are read as ranges
+(`personId between (a,b)`) and the rows of a range that were not asked for are dropped.
 
-Selections: SuperOffice keeps company and person selections in one kind of selection
-(target table `contact`, archive `ContactPersonStaticSelectionV2`), whose members are rows
-of a company and, optionally, one of its persons; older databases also have selections on
-the `person` table. Both are accepted; their person rows are what we sync, and rows that
-name only a company are not expanded to the company's persons.
+Person details come with the source wherever its archive carries them: a selection's
+members (`selections`), favourite persons and the persons at favourite companies arrive
+with every card field in the same pages (a 5,000-member selection costs about 6
+requests). Only the persons of appointments are read by id afterwards.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
 
+from syncengine.superoffice.cells import (
+    bool_cell,
+    comparable_name,
+    datetime_cell,
+    id_cell,
+    text_cell,
+)
 from syncengine.superoffice.client import SuperOfficeClient
-from syncengine.superoffice.errors import PermanentError, SelectionRefused
-from syncengine.superoffice.records import PersonRecord, SelectionInfo, SyncWindow
+from syncengine.superoffice.person_rows import PERSON_ARCHIVE_COLUMNS, person_records
+from syncengine.superoffice.records import PersonRecord, SyncWindow
 
 ID_PAGE_SIZE = 1000
-# One short of a page, so a chunk's answer always fits one page and the client never asks
-# for an empty next page. Long `oneOf` lists go as a form POST (see the client).
-DETAIL_CHUNK_SIZE = ID_PAGE_SIZE - 1
+# Ids further apart than this are read in separate ranges: the rows between them would
+# cost more pages than one more request (a range holds at most one row per person id).
+PERSON_RANGE_GAP = ID_PAGE_SIZE
+# Companies have several persons each, so their ranges close sooner.
+COMPANY_RANGE_GAP = 50
 
-PERSON_TARGET_TABLES = {"person", "contact"}
-TARGET_TABLE_WORDS = {
-    "sale": "sales",
-    "project": "projects",
-    "appointment": "follow-ups",
-    "document": "documents",
-    "ticket": "requests",
-    "mailing": "mailings",
-    "product": "products",
-}
-
-PERSON_DETAIL_COLUMNS = (
-    "personId",
-    "firstName",
-    "middleName",
-    "lastName",
-    "title",
-    "mrMrs",
-    "contactId",
-    "personContact/name",
-    "personContact/department",
-    "email/emailAddress",
-    "personDirectPhone/formattedNumber",
-    "personMobilePhone/formattedNumber",
-    "personPrivate/formattedNumber",
-    "birthdate",
-    "retired",
-    "personUpdatedDate",
-)
+# `assocType` ids follow SuperOffice's UserType (Unknown, InternalAssociate, Resource…).
+INTERNAL_ASSOCIATE = 1
 
 
-# --- small helpers for the OData text ------------------------------------------------------
+# --- small helpers -------------------------------------------------------------------------
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _id_list(ids: Iterable[int]) -> str:
-    return "(" + ",".join(str(int(value)) for value in ids) + ")"
-
-
-def _chunks(ids: Iterable[int], *, size: int) -> Iterator[list[int]]:
-    ordered = sorted(set(ids))
-    for start in range(0, len(ordered), size):
-        yield ordered[start : start + size]
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _comparable_name(name: str) -> str:
-    return unicodedata.normalize("NFC", " ".join(name.split())).casefold()
-
-
-def _so_datetime(value: Any) -> datetime | None:
-    """SuperOffice sends dates as ISO text without an offset, in UTC."""
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def id_ranges(ids: Iterable[int], *, widest_gap: int) -> list[tuple[int, int]]:
+    """Sorted ids as inclusive ranges, a new range wherever the gap exceeds `widest_gap`."""
+    ranges: list[tuple[int, int]] = []
+    for value in sorted(set(ids)):
+        if ranges and value - ranges[-1][1] <= widest_gap:
+            ranges[-1] = (ranges[-1][0], value)
+        else:
+            ranges.append((value, value))
+    return ranges
 
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _birth_date(value: Any) -> date | None:
-    moment = _so_datetime(value)
-    # Year 1 means no birth date and year 2 "day and month, year unknown": a card needs
-    # a whole date, so both count as none.
-    if moment is None or moment.year <= 2:
-        return None
-    return moment.date()
-
-
-# --- selections ----------------------------------------------------------------------------
-
-
-def selection_find_static(*, client: SuperOfficeClient, name: str) -> SelectionInfo:
-    """The one static person selection with this name (case and spaces ignored).
-
-    Raises SelectionRefused with a reason a user can read when no selection, or several,
-    have the name, or when the one found cannot be synced.
-    """
-    wanted = name.strip()
-    if not wanted:
-        raise SelectionRefused(name, "Type the name of a selection.")
-    # `contains`, then an exact comparison here: stored names can carry stray spaces
-    # that `is` would not forgive.
-    rows = [
-        row
-        for row in client.archive(
-            "FindSelection",
-            select=("selectionId", "name", "kind", "targetTableName", "memberCount"),
-            filter=f"name contains {_quoted(wanted)}",
-            order_by="selectionId",
-            page_size=ID_PAGE_SIZE,
-        )
-        if _comparable_name(_text(row.get("name"))) == _comparable_name(wanted)
-    ]
-    if not rows:
-        raise SelectionRefused(name, f"No selection is called “{wanted}”.")
-    if len(rows) > 1:
-        ids = ", ".join(str(_int(row.get("selectionId"))) for row in rows)
-        raise SelectionRefused(
-            name,
-            f"{len(rows)} selections are called “{wanted}”: ids {ids}; rename one in SuperOffice.",
-        )
-    row = rows[0]
-    info = SelectionInfo(
-        selection_id=_int(row.get("selectionId")),
-        name=_text(row.get("name")),
-        selection_type=_text(row.get("kind")),
-        target_table=_text(row.get("targetTableName")).lower(),
-        member_count=_int(row.get("memberCount")),
-    )
-    refusal = _refusal_reason(info=info)
-    if refusal is None and info.target_table == "contact" and info.member_count != 0:
-        refusal = _companies_only_reason(client=client, info=info)
-    if refusal is not None:
-        raise SelectionRefused(name, refusal)
-    return info
-
-
-def _refusal_reason(*, info: SelectionInfo) -> str | None:
-    if info.target_table not in PERSON_TARGET_TABLES:
-        things = TARGET_TABLE_WORDS.get(info.target_table, f"{info.target_table or 'unknown'}s")
-        return (
-            f"“{info.name}” is a selection of {things}, not persons; "
-            "choose a static selection of persons or companies."
-        )
-    if info.selection_type == "Dynamic":
-        return (
-            f"“{info.name}” is a dynamic selection: its members follow search criteria. "
-            "Only static selections can be synced."
-        )
-    if info.selection_type == "Combined":
-        return (
-            f"“{info.name}” is a combined selection (made from two others). "
-            "Only static selections can be synced."
-        )
-    if info.selection_type != "Static":
-        return f"“{info.name}” is not a static selection. Only static selections can be synced."
-    return None
-
-
-def _companies_only_reason(*, client: SuperOfficeClient, info: SelectionInfo) -> str | None:
-    """A company selection whose members are all companies names no person to sync.
-
-    An empty selection is accepted: persons can be added to it later.
-    """
-
-    def has_member(entity: str) -> bool:
-        rows = client.archive(
-            "ContactPersonStaticSelectionV2",
-            select=("selectionMemberId",),
-            filter=f"selectionId = {info.selection_id}",
-            entities=(entity,),
-            order_by="selectionMemberId",
-            page_size=1,
-        )
-        return next(rows, None) is not None
-
-    if has_member("staticPerson") or not has_member("staticContact"):
-        return None
-    # MemberCount is SuperOffice's estimate, and -1 when it does not know.
-    listed = f"{info.member_count} companies" if info.member_count > 0 else "only companies"
-    return (
-        f"“{info.name}” is a selection of companies, not persons: it lists {listed} "
-        "and none of their contact persons. Add the persons to it in SuperOffice, or choose "
-        "another selection."
-    )
-
-
-def selection_member_person_ids(*, client: SuperOfficeClient, selection_id: int) -> frozenset[int]:
-    """Every person in a static selection (its company-only rows name no person).
-
-    Raises NotFound when the selection is gone, PermanentError when it is no longer a static
-    selection of persons, so the engine keeps what the source named before.
-    """
-    selection = client.get_json(f"Selection/{int(selection_id)}")
-    info = SelectionInfo(
-        selection_id=int(selection_id),
-        name=_text(selection.get("Name")),
-        selection_type=_text(selection.get("SelectionType")),
-        target_table=_text(selection.get("TargetTableName")).lower(),
-        member_count=_int(selection.get("MemberCount")),
-    )
-    refusal = _refusal_reason(info=info)
-    if refusal is not None:
-        raise PermanentError(refusal)
-    rows = client.archive(
-        "ContactPersonStaticSelectionV2",
-        select=("personId",),
-        filter=f"selectionId = {int(selection_id)}",
-        entities=("staticPerson",),
-        order_by="selectionMemberId",
-        page_size=ID_PAGE_SIZE,
-    )
-    return frozenset(person_id for row in rows if (person_id := _int(row.get("personId"))))
-
-
 # --- favourites ----------------------------------------------------------------------------
 
 
-def _favourite_ids(
-    *, client: SuperOfficeClient, provider: str, column: str, associate_id: int
-) -> frozenset[int]:
-    rows = client.archive(
-        provider,
-        select=(column,),
-        filter=f"favouriteAssociateId associateIsOneOf ({int(associate_id)})",
-        order_by=column,
-        page_size=ID_PAGE_SIZE,
-    )
-    return frozenset(record_id for row in rows if (record_id := _int(row.get(column))))
+def _favourite_filter(associate_id: int) -> str:
+    return f"favouriteAssociateId associateIsOneOf ({int(associate_id)})"
 
 
 def favourite_company_ids(*, client: SuperOfficeClient, associate_id: int) -> frozenset[int]:
     """The companies the associate starred."""
-    return _favourite_ids(
-        client=client, provider="contactfavourites", column="contactId", associate_id=associate_id
+    rows = client.archive(
+        "contactfavourites",
+        select=("contactId",),
+        filter=_favourite_filter(associate_id),
+        order_by="contactId",
+        page_size=ID_PAGE_SIZE,
     )
+    return frozenset(company_id for row in rows if (company_id := id_cell(row, "contactId")))
 
 
-def favourite_person_ids(*, client: SuperOfficeClient, associate_id: int) -> frozenset[int]:
+def favourite_persons(*, client: SuperOfficeClient, associate_id: int) -> dict[int, PersonRecord]:
     """The persons the associate starred, former employees included (starred on purpose)."""
-    return _favourite_ids(
-        client=client, provider="personfavourites", column="personId", associate_id=associate_id
+    rows = client.archive(
+        "personfavourites",
+        select=PERSON_ARCHIVE_COLUMNS.select(),
+        filter=_favourite_filter(associate_id),
+        order_by="personId",
+        page_size=ID_PAGE_SIZE,
     )
+    return {
+        record.person_id: record for record in person_records(rows, columns=PERSON_ARCHIVE_COLUMNS)
+    }
 
 
-def person_ids_at_companies(
+def persons_at_companies(
     *, client: SuperOfficeClient, company_ids: Iterable[int]
-) -> frozenset[int]:
+) -> dict[int, PersonRecord]:
     """The current employees of these companies; former employees (retired) are left out."""
-    found: set[int] = set()
-    for chunk in _chunks(company_ids, size=DETAIL_CHUNK_SIZE):
+    wanted = set(company_ids)
+    found: dict[int, PersonRecord] = {}
+    for low, high in id_ranges(wanted, widest_gap=COMPANY_RANGE_GAP):
         rows = client.archive(
             "Person",
-            select=("personId",),
-            filter=f"contactId oneOf {_id_list(chunk)} and retired set false",
+            select=PERSON_ARCHIVE_COLUMNS.select(),
+            filter=f"contactId between ({low},{high})",
+            # The `person` entity is the current employees; `retiredPerson` the former.
             entities=("person",),
             order_by="personId",
             page_size=ID_PAGE_SIZE,
         )
-        found.update(person_id for row in rows if (person_id := _int(row.get("personId"))))
-    return frozenset(found)
+        for record in person_records(rows, columns=PERSON_ARCHIVE_COLUMNS):
+            if record.company_id in wanted and not record.retired:
+                found[record.person_id] = record
+    return found
 
 
 # --- appointments --------------------------------------------------------------------------
@@ -335,13 +157,14 @@ def appointment_person_ids(
     person_ids: set[int] = set()
     bookings: list[tuple[int, str]] = []
     for row in rows:
-        starts = _so_datetime(row.get("date"))
+        starts = datetime_cell(row, "date")
         if starts is None or not start <= starts < end:
             continue
-        if person_id := _int(row.get("personId")):
+        # A list column: in logical output, the person's id.
+        if person_id := id_cell(row, "personId"):
             person_ids.add(person_id)
-        if row.get("booking"):
-            bookings.append((_int(row.get("appointmentId")), str(row.get("updatedDate") or "")))
+        if bool_cell(row, "booking"):
+            bookings.append((id_cell(row, "appointmentId"), text_cell(row, "updatedDate")))
     # The appointment archive has no column linking an invitee's row to its booking, so
     # participants are read per booking (one query each, however many participants);
     # plain appointments, most of a diary, cost nothing here.
@@ -362,13 +185,14 @@ def _booking_participant_ids(*, client: SuperOfficeClient, booking_id: int) -> f
         select=("participantPersonId",),
         filter=f"appointmentRestrictionId = {booking_id}",
         entities=("externalPerson",),
-        order_by="participantPersonId",
+        # The only sortable column of this archive; a booking's participants fit one page.
+        order_by="fullName",
         page_size=ID_PAGE_SIZE,
     )
     return frozenset(
         person_id
         for participant in participants
-        if (person_id := _int(participant.get("participantPersonId")))
+        if (person_id := id_cell(participant, "participantPersonId"))
     )
 
 
@@ -378,49 +202,24 @@ def _booking_participant_ids(*, client: SuperOfficeClient, booking_id: int) -> f
 def persons_by_ids(
     *, client: SuperOfficeClient, person_ids: Iterable[int]
 ) -> dict[int, PersonRecord]:
-    """Details of these persons, 999 per request; persons that no longer exist are absent."""
+    """Details of these persons, read as id ranges; persons that no longer exist are
+    absent."""
+    wanted = set(person_ids)
     persons: dict[int, PersonRecord] = {}
-    for chunk in _chunks(person_ids, size=DETAIL_CHUNK_SIZE):
+    for low, high in id_ranges(wanted, widest_gap=PERSON_RANGE_GAP):
         rows = client.archive(
             "Person",
-            select=PERSON_DETAIL_COLUMNS,
-            filter=f"personId oneOf {_id_list(chunk)}",
+            select=PERSON_ARCHIVE_COLUMNS.select(),
+            filter=f"personId between ({low},{high})",
             # Former employees too: a person selected or starred on purpose is synced.
             entities=("person", "retiredPerson"),
             order_by="personId",
             page_size=ID_PAGE_SIZE,
         )
-        for row in rows:
-            record = _person_record(row=row)
-            persons[record.person_id] = record
+        for record in person_records(rows, columns=PERSON_ARCHIVE_COLUMNS):
+            if record.person_id in wanted:
+                persons[record.person_id] = record
     return persons
-
-
-def _present(value: Any) -> tuple[str, ...]:
-    # The archive gives each person's primary address and number of each kind.
-    text = _text(value)
-    return (text,) if text else ()
-
-
-def _person_record(*, row: dict[str, Any]) -> PersonRecord:
-    return PersonRecord(
-        person_id=_int(row.get("personId")),
-        first_name=_text(row.get("firstName")),
-        middle_name=_text(row.get("middleName")),
-        last_name=_text(row.get("lastName")),
-        job_title=_text(row.get("title")),
-        salutation=_text(row.get("mrMrs")),
-        company_id=_int(row.get("contactId")),
-        company_name=_text(row.get("personContact/name")),
-        department=_text(row.get("personContact/department")),
-        emails=_present(row.get("email/emailAddress")),
-        office_phones=_present(row.get("personDirectPhone/formattedNumber")),
-        mobile_phones=_present(row.get("personMobilePhone/formattedNumber")),
-        private_phones=_present(row.get("personPrivate/formattedNumber")),
-        birth_date=_birth_date(row.get("birthdate")),
-        retired=bool(row.get("retired")),
-        updated_at=_so_datetime(row.get("personUpdatedDate")),
-    )
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -435,13 +234,13 @@ class AssociateInfo:
     email: str
     user_name: str
     is_active: bool
-    # "User" for an ordinary (internal) user; resources, external and system users differ.
-    assoc_type: str
+    # SuperOffice's UserType as its id; resources, external and system users differ.
+    user_type: int
 
     @property
     def can_be_linked(self) -> bool:
         """Only active, ordinary users sign in and have a mailbox to fill."""
-        return self.is_active and self.assoc_type == "User" and bool(self.email)
+        return self.is_active and self.user_type == INTERNAL_ASSOCIATE and bool(self.email)
 
 
 def associates_list(*, client: SuperOfficeClient) -> list[AssociateInfo]:
@@ -455,16 +254,15 @@ def associates_list(*, client: SuperOfficeClient) -> list[AssociateInfo]:
     )
     associates = [
         AssociateInfo(
+            # An associate column: in logical output, the associate's id.
             associate_id=associate_id,
-            full_name=_text(row.get("fullName")),
-            email=_text(row.get("personEmail")),
-            user_name=_text(row.get("userName")),
-            is_active=bool(row.get("isActive")),
-            assoc_type=_text(row.get("assocType")),
+            full_name=text_cell(row, "fullName"),
+            email=text_cell(row, "personEmail"),
+            user_name=text_cell(row, "userName"),
+            is_active=bool_cell(row, "isActive"),
+            user_type=id_cell(row, "assocType"),
         )
         for row in rows
-        if (associate_id := _int(row.get("associateDbId")))
+        if (associate_id := id_cell(row, "associateDbId"))
     ]
-    return sorted(
-        associates, key=lambda info: (_comparable_name(info.full_name), info.associate_id)
-    )
+    return sorted(associates, key=lambda info: (comparable_name(info.full_name), info.associate_id))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 
@@ -35,6 +36,18 @@ class PersonRecord:
     def full_name(self) -> str:
         parts = (self.first_name, self.middle_name, self.last_name)
         return " ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
+class SourceMembers:
+    """Every person one source names, with the details of those its archive carried."""
+
+    person_ids: frozenset[int]
+    persons: Mapping[int, PersonRecord] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, persons: Mapping[int, PersonRecord]) -> SourceMembers:
+        return cls(person_ids=frozenset(persons), persons=persons)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from sandbox.testing import SandboxControl
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange
 from syncengine.services import sync_run_apply_held_deletions, sync_run_execute, sync_window_for
-from syncengine.superoffice import reads
+from syncengine.superoffice import reads, selections
 from syncengine.superoffice.client import superoffice_client_for_linked_user
 from syncengine.superoffice.errors import TransientError
 from syncengine.targets.memory import RecordingTarget
@@ -71,11 +71,11 @@ def read() -> Callable[..., frozenset[int]]:
                 window = sync_window_for(linked_user=ingrid, now=timezone.now())
                 return reads.appointment_person_ids(client=client, associate_id=1, window=window)
             if source == "selection":
-                return reads.selection_member_person_ids(client=client, **kwargs)
+                return frozenset(selections.selection_members(client=client, **kwargs))
             if source == "favourite_companies":
                 companies = reads.favourite_company_ids(client=client, associate_id=1)
-                return reads.person_ids_at_companies(client=client, company_ids=companies)
-            return reads.favourite_person_ids(client=client, associate_id=1)
+                return frozenset(reads.persons_at_companies(client=client, company_ids=companies))
+            return frozenset(reads.favourite_persons(client=client, associate_id=1))
 
     return read_source
 
@@ -286,7 +286,9 @@ def test_a_favourites_switch_change_reads_every_favourites_source_now_on(
     sandbox.set_favourite(tenant=TENANT, associate_id=1, kind="person", record_id=FRESH[0])
     sandbox.set_favourite(tenant=TENANT, associate_id=1, kind="contact", record_id=new_company)
     with superoffice_client_for_linked_user(linked_user=ingrid_link) as client:
-        at_new_company = reads.person_ids_at_companies(client=client, company_ids={new_company})
+        at_new_company = frozenset(
+            reads.persons_at_companies(client=client, company_ids={new_company})
+        )
     assert at_new_company
 
     change = _set(ingrid_link, **after)

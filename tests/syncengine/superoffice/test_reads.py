@@ -7,277 +7,27 @@ import math
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-
 from sandbox.testing import SandboxControl
 from syncengine.superoffice.client import SuperOfficeClient
-from syncengine.superoffice.errors import NotFound, PermanentError, SelectionRefused
 from syncengine.superoffice.reads import (
-    DETAIL_CHUNK_SIZE,
+    COMPANY_RANGE_GAP,
+    ID_PAGE_SIZE,
+    PERSON_RANGE_GAP,
     appointment_person_ids,
+    associates_list,
     favourite_company_ids,
-    favourite_person_ids,
-    person_ids_at_companies,
+    favourite_persons,
+    id_ranges,
+    persons_at_companies,
     persons_by_ids,
-    selection_find_static,
-    selection_member_person_ids,
 )
 from syncengine.superoffice.records import SyncWindow
 from tests.plugins.nordlys import TENANT
-
-# --- facts from the sandbox's own data ---------------------------------------------------
-
-UNIQUE_NAME = (
-    " AND name NOT IN (SELECT name FROM selection s"
-    " WHERE s.tenant = selection.tenant GROUP BY name HAVING COUNT(*) > 1)"
+from tests.syncengine.superoffice.crm_facts import (
+    biggest_static_person_selection,
+    member_person_ids,
+    so_time,
 )
-
-
-def selection_row(
-    crm: sqlite3.Connection,
-    *,
-    where: str,
-    order_by: str = "selection_id",
-    unique_name: bool = False,
-) -> sqlite3.Row:
-    """The first selection matching `where`; with `unique_name`, one whose name no other
-    selection shares."""
-    if unique_name:
-        where += UNIQUE_NAME
-    sql = f"SELECT * FROM selection WHERE tenant = ? AND {where} ORDER BY {order_by}"  # noqa: S608 - test SQL
-    row: sqlite3.Row | None = crm.execute(sql, (TENANT,)).fetchone()
-    assert row is not None, f"The sandbox seed has no selection where {where}"
-    return row
-
-
-def member_person_ids(crm: sqlite3.Connection, *, selection_id: int) -> set[int]:
-    rows = crm.execute(
-        "SELECT person_id FROM selection_member WHERE tenant = ? AND selection_id = ?"
-        " AND person_id != 0",
-        (TENANT, selection_id),
-    )
-    return {int(row[0]) for row in rows}
-
-
-def biggest_static_person_selection(crm: sqlite3.Connection) -> sqlite3.Row:
-    return selection_row(
-        crm,
-        where="selection_type = 'Static' AND target_table_number IN (5, 6)",
-        order_by="(SELECT COUNT(*) FROM selection_member m WHERE m.tenant = selection.tenant"
-        " AND m.selection_id = selection.selection_id AND m.person_id != 0) DESC, selection_id",
-    )
-
-
-def so_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-# --- selections ----------------------------------------------------------------------------
-
-
-def test_a_static_person_selection_is_found_by_name_ignoring_case_and_spaces(
-    client: SuperOfficeClient, crm: sqlite3.Connection
-) -> None:
-    expected = selection_row(
-        crm,
-        where="selection_type = 'Static' AND target_table_name = 'person' AND name NOT IN"
-        " (SELECT name FROM selection s WHERE s.tenant = selection.tenant"
-        " GROUP BY name HAVING COUNT(*) > 1)",
-    )
-
-    info = selection_find_static(client=client, name=f"  {expected['name'].upper()} ")
-
-    assert info.selection_id == expected["selection_id"]
-    assert info.name == expected["name"]
-    assert info.selection_type == "Static"
-    assert info.target_table == "person"
-    assert info.member_count == len(member_person_ids(crm, selection_id=info.selection_id))
-
-
-def test_a_static_company_selection_with_persons_is_accepted(
-    client: SuperOfficeClient, crm: sqlite3.Connection
-) -> None:
-    expected = selection_row(
-        crm,
-        where="selection_type = 'Static' AND target_table_name = 'contact' AND EXISTS"
-        " (SELECT 1 FROM selection_member m WHERE m.tenant = selection.tenant"
-        " AND m.selection_id = selection.selection_id AND m.person_id = 0)",
-    )
-
-    info = selection_find_static(client=client, name=expected["name"])
-
-    assert (info.selection_id, info.target_table) == (expected["selection_id"], "contact")
-
-
-def test_an_empty_static_selection_is_accepted(
-    client: SuperOfficeClient, crm: sqlite3.Connection
-) -> None:
-    empty = selection_row(
-        crm,
-        where="selection_type = 'Static' AND target_table_number IN (5, 6) AND NOT EXISTS"
-        " (SELECT 1 FROM selection_member m WHERE m.tenant = selection.tenant"
-        " AND m.selection_id = selection.selection_id)",
-        unique_name=True,
-    )
-
-    info = selection_find_static(client=client, name=empty["name"])
-
-    assert (info.selection_id, info.member_count) == (empty["selection_id"], 0)
-    assert selection_member_person_ids(client=client, selection_id=info.selection_id) == set()
-
-
-def test_an_unknown_name_is_refused(client: SuperOfficeClient) -> None:
-    with pytest.raises(SelectionRefused) as refused:
-        selection_find_static(client=client, name="No such list 4711")
-
-    assert refused.value.reason == "No selection is called “No such list 4711”."
-    assert refused.value.name == "No such list 4711"
-
-
-def test_a_name_shared_by_several_selections_is_refused_with_their_ids(
-    client: SuperOfficeClient, crm: sqlite3.Connection
-) -> None:
-    shared = crm.execute(
-        "SELECT name, group_concat(selection_id) AS ids, COUNT(*) AS n FROM selection"
-        " WHERE tenant = ? GROUP BY name HAVING COUNT(*) > 1",
-        (TENANT,),
-    ).fetchone()
-    assert shared is not None
-    ids = ", ".join(str(value) for value in sorted(int(x) for x in shared["ids"].split(",")))
-
-    typed = shared["name"].lower()
-
-    with pytest.raises(SelectionRefused) as refused:
-        selection_find_static(client=client, name=typed)
-
-    assert refused.value.reason == (
-        f"{shared['n']} selections are called “{typed}”: ids {ids}; rename one in SuperOffice."
-    )
-
-
-@pytest.mark.parametrize(
-    ("where", "words"),
-    [
-        ("selection_type = 'Dynamic' AND target_table_number IN (5, 6)", "is a dynamic selection"),
-        ("selection_type = 'Combined'", "is a combined selection"),
-        ("target_table_name = 'sale'", "is a selection of sales, not persons"),
-    ],
-)
-def test_selections_that_cannot_be_synced_are_refused_saying_why(
-    client: SuperOfficeClient, crm: sqlite3.Connection, where: str, words: str
-) -> None:
-    row = selection_row(
-        crm,
-        where=where,
-        unique_name=True,
-    )
-
-    with pytest.raises(SelectionRefused) as refused:
-        selection_find_static(client=client, name=row["name"])
-
-    assert refused.value.reason.startswith(f"“{row['name']}” {words}")
-
-
-def test_a_static_selection_made_dynamic_is_refused(
-    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
-) -> None:
-    row = selection_row(crm, where="selection_type = 'Static' AND target_table_name = 'person'")
-    sandbox.set_selection_type(
-        tenant=TENANT, selection_id=row["selection_id"], selection_type="Dynamic"
-    )
-
-    with pytest.raises(SelectionRefused, match="is a dynamic selection"):
-        selection_find_static(client=client, name=row["name"])
-
-
-def test_a_company_selection_without_persons_is_refused_as_companies(
-    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
-) -> None:
-    row = selection_row(crm, where="selection_type = 'Static' AND target_table_name = 'contact'")
-    selection_id = row["selection_id"]
-    for person_id in member_person_ids(crm, selection_id=selection_id):
-        sandbox.remove_selection_member(
-            tenant=TENANT, selection_id=selection_id, person_id=person_id
-        )
-    companies = crm.execute(
-        "SELECT COUNT(*) FROM selection_member WHERE tenant = ? AND selection_id = ?",
-        (TENANT, selection_id),
-    ).fetchone()[0]
-    assert companies > 0
-
-    with pytest.raises(SelectionRefused) as refused:
-        selection_find_static(client=client, name=row["name"])
-
-    assert refused.value.reason.startswith(
-        f"“{row['name']}” is a selection of companies, not persons: it lists {companies} "
-        "companies and none of their contact persons."
-    )
-
-
-def test_members_of_the_biggest_selection_are_read_in_pages_of_a_thousand(
-    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
-) -> None:
-    selection = biggest_static_person_selection(crm)
-    expected = member_person_ids(crm, selection_id=selection["selection_id"])
-    assert len(expected) > 2000, "the big selection should need several pages"
-
-    found = selection_member_person_ids(client=client, selection_id=selection["selection_id"])
-
-    assert found == expected
-    # One request for the selection itself, then pages until a short one.
-    pages = len(expected) // 1000 + 1
-    assert client.stats.requests == 1 + pages
-    assert sandbox.request_counts()["per_tenant"][TENANT] == client.stats.requests
-
-
-def test_company_only_rows_name_no_person_and_new_members_show_up(
-    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
-) -> None:
-    selection = selection_row(
-        crm,
-        where="selection_type = 'Static' AND target_table_name = 'contact' AND EXISTS"
-        " (SELECT 1 FROM selection_member m WHERE m.tenant = selection.tenant"
-        " AND m.selection_id = selection.selection_id AND m.person_id = 0)",
-    )
-    selection_id = selection["selection_id"]
-    newcomer = crm.execute(
-        "SELECT person_id FROM person WHERE tenant = ? AND person_id NOT IN"
-        " (SELECT person_id FROM selection_member WHERE tenant = ? AND selection_id = ?)"
-        " ORDER BY person_id DESC",
-        (TENANT, TENANT, selection_id),
-    ).fetchone()[0]
-    sandbox.add_selection_member(tenant=TENANT, selection_id=selection_id, person_id=newcomer)
-
-    found = selection_member_person_ids(client=client, selection_id=selection_id)
-
-    assert found == member_person_ids(crm, selection_id=selection_id)
-    assert newcomer in found
-    assert 0 not in found
-
-
-def test_a_deleted_selection_is_not_found(
-    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
-) -> None:
-    row = selection_row(crm, where="selection_type = 'Static' AND target_table_name = 'person'")
-    sandbox.delete_selection(tenant=TENANT, selection_id=row["selection_id"])
-
-    with pytest.raises(NotFound, match=f"Selection id {row['selection_id']} not found"):
-        selection_member_person_ids(client=client, selection_id=row["selection_id"])
-
-
-def test_a_selection_no_longer_static_is_a_permanent_error(
-    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
-) -> None:
-    row = selection_row(crm, where="selection_type = 'Static' AND target_table_name = 'person'")
-    sandbox.set_selection_type(
-        tenant=TENANT, selection_id=row["selection_id"], selection_type="Dynamic"
-    )
-
-    with pytest.raises(PermanentError, match="is a dynamic selection") as raised:
-        selection_member_person_ids(client=client, selection_id=row["selection_id"])
-
-    assert not isinstance(raised.value, NotFound)
-
 
 # --- favourites ----------------------------------------------------------------------------
 
@@ -301,7 +51,7 @@ def test_favourite_companies_and_persons_are_the_associates_own(
     ).fetchone()[0]
 
     companies = favourite_company_ids(client=client, associate_id=1)
-    persons = favourite_person_ids(client=client, associate_id=1)
+    persons = set(favourite_persons(client=client, associate_id=1))
 
     assert companies == favourites(crm, table_name="contact")
     assert persons == favourites(crm, table_name="person")
@@ -328,7 +78,7 @@ def test_a_favourite_former_employee_is_still_a_favourite_person(
     ).fetchone()
     assert retired is not None
 
-    assert retired[0] in favourite_person_ids(client=client, associate_id=1)
+    assert retired[0] in set(favourite_persons(client=client, associate_id=1))
 
 
 def test_persons_at_favourite_companies_leave_out_former_employees(
@@ -342,14 +92,14 @@ def test_persons_at_favourite_companies_leave_out_former_employees(
     former = {int(row["person_id"]) for row in staff if row["retired"]}
     assert former, "the seed retires someone at every small company"
 
-    found = person_ids_at_companies(client=client, company_ids=company_ids)
+    found = set(persons_at_companies(client=client, company_ids=company_ids))
 
     assert found == current
     assert not found & former
 
     leaving = min(current)
     sandbox.set_retired(tenant=TENANT, person_id=leaving)
-    assert person_ids_at_companies(client=client, company_ids=company_ids) == current - {leaving}
+    assert set(persons_at_companies(client=client, company_ids=company_ids)) == current - {leaving}
 
 
 def test_persons_at_many_companies_are_read_in_chunks(
@@ -370,8 +120,33 @@ def test_persons_at_many_companies_are_read_in_chunks(
         )
     }
 
-    assert person_ids_at_companies(client=client, company_ids=company_ids) == expected
-    assert client.stats.requests >= math.ceil(len(company_ids) / DETAIL_CHUNK_SIZE)
+    assert set(persons_at_companies(client=client, company_ids=company_ids)) == expected
+    # 600 neighbouring companies are one range, read in pages of a thousand persons.
+    assert client.stats.requests == len(expected) // ID_PAGE_SIZE + 1
+
+
+def test_companies_far_apart_are_read_as_separate_ranges(
+    client: SuperOfficeClient, crm: sqlite3.Connection
+) -> None:
+    low, high = crm.execute(
+        "SELECT MIN(contact_id), MAX(contact_id) FROM contact WHERE tenant = ?", (TENANT,)
+    ).fetchone()
+    assert high - low > 2 * COMPANY_RANGE_GAP
+    company_ids = {low, high}
+    expected = {
+        int(row[0])
+        for row in crm.execute(
+            "SELECT person_id FROM person WHERE tenant = ? AND retired = 0"
+            " AND contact_id IN (?, ?)",
+            (TENANT, low, high),
+        )
+    }
+
+    found = persons_at_companies(client=client, company_ids=company_ids)
+
+    assert set(found) == expected
+    assert {person.company_id for person in found.values()} <= company_ids
+    assert client.stats.requests == 2
 
 
 # --- appointments --------------------------------------------------------------------------
@@ -567,7 +342,13 @@ def test_person_details_carry_every_card_field(
     assert found[retired_id].retired is True
 
 
-def test_person_details_come_in_chunks_of_one_page(
+def test_ids_close_together_share_a_range() -> None:
+    assert id_ranges([7, 3, 5, 3], widest_gap=2) == [(3, 7)]
+    assert id_ranges([1, 4, 5, 9], widest_gap=2) == [(1, 1), (4, 5), (9, 9)]
+    assert id_ranges([], widest_gap=2) == []
+
+
+def test_person_details_come_in_ranges_of_pages(
     client: SuperOfficeClient, crm: sqlite3.Connection
 ) -> None:
     selection = biggest_static_person_selection(crm)
@@ -582,22 +363,28 @@ def test_person_details_come_in_chunks_of_one_page(
     found = persons_by_ids(client=client, person_ids=person_ids)
 
     assert set(found) == set(person_ids)
-    assert client.stats.requests == math.ceil(len(person_ids) / DETAIL_CHUNK_SIZE)
+    # Every range is read in pages of a thousand rows, the rows between wanted ids included.
+    expected_requests = sum(
+        (high - low + 1) // ID_PAGE_SIZE + 1
+        for low, high in id_ranges(person_ids, widest_gap=PERSON_RANGE_GAP)
+    )
+    assert client.stats.requests <= expected_requests
+    assert client.stats.requests <= math.ceil(len(person_ids) / ID_PAGE_SIZE) + len(
+        id_ranges(person_ids, widest_gap=PERSON_RANGE_GAP)
+    )
     for person_id in set(person_ids) & empty_birth_dates:
         assert found[person_id].birth_date is None
 
 
 def test_no_ids_cost_no_requests(client: SuperOfficeClient) -> None:
     assert persons_by_ids(client=client, person_ids=[]) == {}
-    assert person_ids_at_companies(client=client, company_ids=[]) == frozenset()
+    assert persons_at_companies(client=client, company_ids=[]) == {}
     assert client.stats.requests == 0
 
 
 def test_associates_list_gives_every_user_of_the_tenant(
     client: SuperOfficeClient, crm: sqlite3.Connection
 ) -> None:
-    from syncengine.superoffice.reads import associates_list
-
     stored = {
         int(row["associate_id"]): row
         for row in crm.execute("SELECT * FROM associate WHERE tenant = ?", (TENANT,))
@@ -615,6 +402,8 @@ def test_associates_list_gives_every_user_of_the_tenant(
         assert info.email == row["email"]
         assert info.user_name == row["user_name"]
         assert info.is_active is bool(row["is_active"])
+        ordinary = row["user_type"] == "InternalAssociate" and bool(row["email"])
+        assert info.can_be_linked is (ordinary and bool(row["is_active"]))
     inactive = [info for info in associates if not info.is_active]
     assert inactive, "the sandbox seeds one inactive user"
     assert not any(info.can_be_linked for info in inactive)

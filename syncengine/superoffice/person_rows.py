@@ -1,0 +1,95 @@
+"""Person rows of the archives as PersonRecords.
+
+Several archives carry every card field of a person, each under its own column names for
+the company and the e-mail address; `PersonColumns` says which, so one reader serves all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from syncengine.superoffice.cells import (
+    birth_date_cell,
+    bool_cell,
+    datetime_cell,
+    id_cell,
+    text_cell,
+)
+from syncengine.superoffice.records import PersonRecord
+
+
+@dataclass(frozen=True)
+class PersonColumns:
+    """Where a provider keeps each card field: the person archives name the company
+    `personContact/…`, the selection archive names it at the top, beside its members."""
+
+    company_name: str
+    department: str
+    email: str
+
+    def select(self) -> tuple[str, ...]:
+        return (
+            "personId",
+            "firstName",
+            "middleName",
+            "lastName",
+            "title",
+            "mrMrs",
+            "contactId",
+            self.company_name,
+            self.department,
+            self.email,
+            "personDirectPhone/formattedNumber",
+            "personMobilePhone/formattedNumber",
+            "personPrivate/formattedNumber",
+            "birthdate",
+            "retired",
+            "personUpdatedDate",
+        )
+
+
+PERSON_ARCHIVE_COLUMNS = PersonColumns(
+    company_name="personContact/name",
+    department="personContact/department",
+    email="email/emailAddress",
+)
+SELECTION_MEMBER_COLUMNS = PersonColumns(
+    company_name="name", department="department", email="personEmail/emailAddress"
+)
+
+
+def person_records(
+    rows: Iterator[dict[str, Any]], *, columns: PersonColumns
+) -> Iterator[PersonRecord]:
+    for row in rows:
+        if person_id := id_cell(row, "personId"):
+            yield _person_record(row=row, person_id=person_id, columns=columns)
+
+
+def _present(row: dict[str, Any], column: str) -> tuple[str, ...]:
+    # The archive gives each person's primary address and number of each kind.
+    text = text_cell(row, column)
+    return (text,) if text else ()
+
+
+def _person_record(*, row: dict[str, Any], person_id: int, columns: PersonColumns) -> PersonRecord:
+    return PersonRecord(
+        person_id=person_id,
+        first_name=text_cell(row, "firstName"),
+        middle_name=text_cell(row, "middleName"),
+        last_name=text_cell(row, "lastName"),
+        job_title=text_cell(row, "title"),
+        salutation=text_cell(row, "mrMrs"),
+        company_id=id_cell(row, "contactId"),
+        company_name=text_cell(row, columns.company_name),
+        department=text_cell(row, columns.department),
+        emails=_present(row, columns.email),
+        office_phones=_present(row, "personDirectPhone/formattedNumber"),
+        mobile_phones=_present(row, "personMobilePhone/formattedNumber"),
+        private_phones=_present(row, "personPrivate/formattedNumber"),
+        birth_date=birth_date_cell(row, "birthdate"),
+        retired=bool_cell(row, "retired"),
+        updated_at=datetime_cell(row, "personUpdatedDate"),
+    )
