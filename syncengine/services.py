@@ -37,9 +37,9 @@ from syncengine.targets.base import ContactExists, ContactGone, Target, TargetEr
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 
-# Mapping rows and progress are written in batches: a crash between a target write and
-# its batch is harmless, because our deterministic UIDs let the next run adopt the card.
+# Writes between two saves of a run's progress (mapping rows are saved with each write).
 WRITE_BATCH_SIZE = 200
+MAPPING_WRITE_FIELDS = ["provenance", "target_ref", "etag", "content_hash", "updated_at"]
 
 
 def sync_window_for(*, linked_user: LinkedUser, now: datetime) -> SyncWindow:
@@ -122,7 +122,13 @@ def read_source(
 @dataclass
 class _Writer:
     """Applies a reconciliation to the target, keeping the mapping table and the run's
-    counts and progress in step."""
+    counts and progress in step.
+
+    Each write's mapping row is saved as soon as the target confirms it: a worker killed
+    at any point leaves at most the one write in flight unrecorded, never a row for a
+    card already deleted (which later runs would take for present and never re-create).
+    Progress is saved in batches; it is only a display.
+    """
 
     run: SyncRun
     target: Target
@@ -133,9 +139,8 @@ class _Writer:
     before_write: Callable[[], None] | None = None
     done: int = 0
     consecutive_failures: int = 0
-    pending_creates: list[PersonMapping] = field(default_factory=list)
+    # Provenance-only changes (no write to the target), saved together at the end.
     pending_updates: list[PersonMapping] = field(default_factory=list)
-    pending_deletes: list[int] = field(default_factory=list)
     done_since_flush: int = 0
     counts: dict[str, int] = field(
         default_factory=lambda: {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
@@ -150,16 +155,16 @@ class _Writer:
             written = self.target.update(
                 ref=exists.existing.ref, etag=exists.existing.etag, card=card
             )
-        self.pending_creates.append(
-            PersonMapping(
-                linked_user_id=self.run.linked_user_id,
-                person_id=card.person_id,
-                provenance=sorted(provenance),
-                target_uid=card.uid,
-                target_ref=written.ref,
-                etag=written.etag,
-                content_hash=card.content_hash,
-            )
+        PersonMapping.objects.update_or_create(
+            linked_user_id=self.run.linked_user_id,
+            person_id=card.person_id,
+            defaults={
+                "provenance": sorted(provenance),
+                "target_uid": card.uid,
+                "target_ref": written.ref,
+                "etag": written.etag,
+                "content_hash": card.content_hash,
+            },
         )
         self.counts["created"] += 1
 
@@ -179,15 +184,19 @@ class _Writer:
         mapping.target_ref, mapping.etag = written.ref, written.etag
         mapping.content_hash = card.content_hash
         mapping.updated_at = timezone.now()
-        self.pending_updates.append(mapping)
+        mapping.save(update_fields=MAPPING_WRITE_FIELDS)
         self.counts["updated"] += 1
 
     def delete(self, person_id: int) -> None:
         mapping = self.existing[person_id]
+        # Written ahead: if the worker dies between the two steps below, the row says "not
+        # known to be written" (no hash), so whichever run names the person next rewrites
+        # the card instead of taking it for present.
+        PersonMapping.objects.filter(pk=mapping.pk).update(content_hash="")
         # Already gone from the mailbox: nothing left to delete.
         with contextlib.suppress(ContactGone):
             self.target.delete(ref=mapping.target_ref, etag=mapping.etag, uid=mapping.target_uid)
-        self.pending_deletes.append(mapping.pk)
+        PersonMapping.objects.filter(pk=mapping.pk).delete()
         self.counts["deleted"] += 1
 
     def apply(
@@ -223,17 +232,12 @@ class _Writer:
 
     def flush(self) -> None:
         with transaction.atomic():
-            PersonMapping.objects.bulk_create(self.pending_creates)
-            PersonMapping.objects.bulk_update(
-                self.pending_updates,
-                ["provenance", "target_ref", "etag", "content_hash", "updated_at"],
-            )
-            PersonMapping.objects.filter(pk__in=self.pending_deletes).delete()
+            PersonMapping.objects.bulk_update(self.pending_updates, MAPPING_WRITE_FIELDS)
             SyncRun.objects.filter(pk=self.run.pk).update(
                 progress_done=F("progress_done") + self.done_since_flush,
                 heartbeat_at=timezone.now(),
             )
-        self.pending_creates, self.pending_updates, self.pending_deletes = [], [], []
+        self.pending_updates = []
         self.done_since_flush = 0
 
 

@@ -23,6 +23,7 @@ from preferences.services import (
 )
 from profiles.models import LinkedUser, SuperOfficeToken
 from sandbox.testing import SandboxControl
+from syncengine import services
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange
 from syncengine.services import sync_run_apply_held_deletions, sync_run_execute, sync_window_for
@@ -253,6 +254,59 @@ def test_a_removed_selection_loses_its_persons_in_the_catch_up_run(
     assert board <= target.person_ids
     assert run.deleted_count == len(customers - board - appointments)
     assert all("selection:1" not in p for p in _provenance(ingrid_link).values())
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL: nothing after it runs, no handler sees it."""
+
+
+@pytest.mark.parametrize("killed_after", [1, 3])
+def test_a_run_killed_during_deletes_leaves_no_mapping_for_a_deleted_card(
+    ingrid_link: LinkedUser,
+    run_sync: Runner,
+    target: RecordingTarget,
+    read: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    killed_after: int,
+) -> None:
+    """Remove a selection, kill the worker a few deletes in, add the selection back: the
+    next run must put every card back, because no mapping row claims a deleted card."""
+    _set(ingrid_link, static_selections=[KEY_CUSTOMERS, BOARD])
+    run_sync(RunKind.FIRST)
+    customers = read(ingrid_link, "selection", selection_id=1)
+    board = read(ingrid_link, "selection", selection_id=4)
+    deletes_done = 0
+    delete, flush = target.delete, services._Writer.flush
+
+    def delete_then_die(**kwargs: Any) -> None:
+        nonlocal deletes_done
+        delete(**kwargs)
+        deletes_done += 1
+        if deletes_done == killed_after:
+            raise WorkerKilled
+
+    def dead(writer: services._Writer) -> None:
+        # A killed process runs no `finally`: nothing after the kill reaches the database.
+        if deletes_done >= killed_after:
+            raise WorkerKilled
+        flush(writer)
+
+    monkeypatch.setattr(target, "delete", delete_then_die)
+    monkeypatch.setattr(services._Writer, "flush", dead)
+    with pytest.raises(WorkerKilled):
+        run_sync(RunKind.PREFERENCE_CHANGE, change=_set(ingrid_link, static_selections=[BOARD]))
+    monkeypatch.setattr(target, "delete", delete)
+    monkeypatch.setattr(services._Writer, "flush", flush)
+
+    # A row whose card is gone may only be the write in flight, marked as unconfirmed
+    # (no content hash), so the next run that names the person writes the card again.
+    unconfirmed = PersonMapping.objects.filter(linked_user=ingrid_link).exclude(
+        person_id__in=target.person_ids
+    )
+    assert [m.content_hash for m in unconfirmed] in ([], [""])
+    change = _set(ingrid_link, static_selections=[KEY_CUSTOMERS, BOARD])
+    run_sync(RunKind.PREFERENCE_CHANGE, change=change)
+    assert customers | board <= target.person_ids
 
 
 @pytest.mark.parametrize(
