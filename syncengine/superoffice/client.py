@@ -171,6 +171,8 @@ class SuperOfficeClient:
             }
         )
         self._token: str | None = None
+        # Monotonic time before which SuperOffice asked for no requests (Retry-After).
+        self._paused_until = 0.0
 
     def close(self) -> None:
         self.session.close()
@@ -301,6 +303,7 @@ class SuperOfficeClient:
         host_reread = False
         force_refresh = False
         while True:
+            self._wait_out_pause()
             if self.rate_limiter is not None:
                 self.stats.throttled_seconds += self.rate_limiter.acquire(
                     tenant=self.context_identifier
@@ -355,14 +358,16 @@ class SuperOfficeClient:
             if status in BUSY_STATUSES:
                 failures += 1
                 retry_after = retry_after_seconds(header=response.headers.get("Retry-After"))
+                if retry_after is not None:
+                    # Honoured by every request that follows, ours or another worker's,
+                    # even after this one gives up.
+                    self._pause(seconds=retry_after)
                 if failures >= self.max_attempts or (
                     retry_after is not None and retry_after > self.longest_retry_after
                 ):
                     raise TransientError(self._busy_message(response=response))
                 if retry_after is None:
                     self._back_off(failures=failures)
-                else:
-                    self._sleep(retry_after + _jitter.uniform(0, self.backoff_base))
                 self.stats.retries += 1
                 continue
             if status in SERVER_ERROR_STATUSES or status >= 500:
@@ -412,6 +417,26 @@ class SuperOfficeClient:
             f"SuperOffice is unavailable or in maintenance for {self.context_identifier} "
             f"({message}); will retry later."
         )
+
+    def _pause(self, *, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        if self.rate_limiter is not None:
+            self.rate_limiter.pause(tenant=self.context_identifier, seconds=seconds)
+
+    def _wait_out_pause(self) -> None:
+        """Wait as long as SuperOffice last asked (here or in any worker), with jitter; a
+        wait longer than we hold a worker for fails as transient instead."""
+        remaining = self._paused_until - time.monotonic()
+        if self.rate_limiter is not None:
+            remaining = max(remaining, self.rate_limiter.paused_for(tenant=self.context_identifier))
+        if remaining <= 0:
+            return
+        if remaining > self.longest_retry_after:
+            raise TransientError(
+                f"SuperOffice asked us to wait {remaining:.0f} s before the next request for "
+                f"{self.context_identifier}; will retry later."
+            )
+        self._sleep(remaining + _jitter.uniform(0, self.backoff_base))
 
     def _back_off(self, *, failures: int) -> None:
         # Full jitter: anywhere between nothing and the exponential ceiling, so workers

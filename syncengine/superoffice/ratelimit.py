@@ -5,6 +5,10 @@ in many processes, so the budget lives in Redis: a sliding one-second window kep
 sorted set of request times, checked and updated by one Lua script so that two workers
 can never both take the last slot. The script reads Redis's own clock, so machines with
 skewed clocks still share one window.
+
+When SuperOffice answers 429/503 with `Retry-After`, the tenant is paused for that long,
+in Redis too: every worker's next request to the tenant waits it out, also after the
+client that was told gave up and its run ended.
 """
 
 from __future__ import annotations
@@ -13,13 +17,22 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import cache
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 from django.conf import settings
 
 WINDOW_MILLISECONDS = 1000
 KEY_NAME = "superoffice-request-budget"
+PAUSE_KEY_NAME = "superoffice-paused"
+
+# KEYS[1]: the tenant's pause. ARGV[1]: milliseconds. Only ever lengthens a pause.
+PAUSE_SCRIPT = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 0
+"""
 
 # KEYS[1]: the tenant's window. ARGV: limit, window (ms), a unique member for this request.
 # Returns 0 when the request may go now (and records it), else the milliseconds until the
@@ -48,6 +61,14 @@ class RateLimiter(Protocol):
         """Block until the tenant's budget allows one more request; return seconds waited."""
         ...
 
+    def pause(self, *, tenant: str, seconds: float) -> None:
+        """SuperOffice asked for no requests to the tenant for this long."""
+        ...
+
+    def paused_for(self, *, tenant: str) -> float:
+        """Seconds left of the tenant's pause; 0 when requests may go."""
+        ...
+
 
 class RedisRateLimiter:
     """At most `per_second` requests per second per tenant, across all processes.
@@ -68,7 +89,22 @@ class RedisRateLimiter:
         self.sleep = sleep
         self.redis = redis.Redis.from_url(redis_url)
         self.script = self.redis.register_script(SLIDING_WINDOW_SCRIPT)
+        self.pause_script = self.redis.register_script(PAUSE_SCRIPT)
         self.waits = 0  # how many times acquire() had to sleep, for tests and benchmarks
+
+    def _pause_key(self, tenant: str) -> str:
+        return f"{self.key_prefix}:{PAUSE_KEY_NAME}:{tenant}"
+
+    def pause(self, *, tenant: str, seconds: float) -> None:
+        milliseconds = int(seconds * 1000)
+        if milliseconds > 0:
+            self.pause_script(keys=[self._pause_key(tenant)], args=[milliseconds])
+
+    def paused_for(self, *, tenant: str) -> float:
+        # PTTL is -2 without a pause, -1 never (the key is always set with an expiry).
+        # redis-py types replies as "maybe awaitable"; this client is synchronous.
+        milliseconds = cast(int, self.redis.pttl(self._pause_key(tenant)))
+        return max(0, milliseconds) / 1000
 
     def acquire(self, *, tenant: str) -> float:
         if self.per_second <= 0:

@@ -6,6 +6,7 @@ import json
 import math
 import sqlite3
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -453,6 +454,56 @@ def test_every_request_takes_the_shared_rate_budget(
     assert client.stats.throttled_seconds >= 0.5
     assert client.stats.requests == 6
     assert sandbox.request_counts()["per_tenant"][TENANT] == 6
+
+
+def test_a_retry_after_is_honoured_by_the_next_client_after_one_gave_up(
+    make_client: ClientFactory, sandbox: SandboxControl, settings: SettingsWrapper
+) -> None:
+    """A run that gave up on a 429 ends; the next run's first request must still wait
+    the Retry-After out, in whichever worker it runs."""
+    key_prefix = f"test-pause-{uuid.uuid4().hex}"
+    shared = {"redis_url": settings.REDIS_URL, "per_second": 100, "key_prefix": key_prefix}
+    sandbox.set_faults(fail_next=[429, 429], retry_after_seconds=2)
+    giving_up = make_client(max_attempts=2, rate_limiter=RedisRateLimiter(**shared))
+    with pytest.raises(TransientError):
+        giving_up.get_json("User/currentPrincipal")
+    told = time.monotonic()
+    sandbox.set_faults(fail_next=[])
+
+    next_run = make_client(rate_limiter=RedisRateLimiter(**shared))
+    assert next_run.get_json("User/currentPrincipal")["AssociateId"] == 1
+
+    assert time.monotonic() - told >= 1.5
+    assert next_run.stats.requests == 1
+
+
+def test_a_client_that_gave_up_waits_before_its_next_request(
+    make_client: ClientFactory, sandbox: SandboxControl
+) -> None:
+    sandbox.set_faults(fail_next=[503], retry_after_seconds=1)
+    client = make_client(max_attempts=1)
+    with pytest.raises(TransientError):
+        client.get_json("User/currentPrincipal")
+    told = time.monotonic()
+
+    client.get_json("User/currentPrincipal")
+
+    assert time.monotonic() - told >= 0.9
+
+
+def test_a_pause_longer_than_we_wait_fails_the_next_request_at_once(
+    make_client: ClientFactory, sandbox: SandboxControl, settings: SettingsWrapper
+) -> None:
+    shared = {"redis_url": settings.REDIS_URL, "per_second": 100}
+    limiter = RedisRateLimiter(key_prefix=f"test-pause-{uuid.uuid4().hex}", **shared)
+    limiter.pause(tenant=TENANT, seconds=60)
+    client = make_client(rate_limiter=limiter, longest_retry_after=5)
+
+    with pytest.raises(TransientError, match="asked us to wait"):
+        client.get_json("User/currentPrincipal")
+
+    assert client.stats.requests == 0
+    assert 55 < limiter.paused_for(tenant=TENANT) <= 60
 
 
 class _CannedSession(requests.Session):

@@ -113,3 +113,14 @@ def test_the_default_limit_is_superoffices_ten_per_second() -> None:
     from synchronizer import settings as project_settings
 
     assert project_settings.SUPEROFFICE_MAX_REQUESTS_PER_SECOND == 10
+
+
+def test_a_pause_is_shared_and_only_ever_lengthened(tenant: str) -> None:
+    one, other = limiter(per_second=5), limiter(per_second=5)
+    assert one.paused_for(tenant=tenant) == 0
+
+    one.pause(tenant=tenant, seconds=5)
+    other.pause(tenant=tenant, seconds=1)  # a shorter Retry-After does not cut it short
+
+    assert 4 < other.paused_for(tenant=tenant) <= 5
+    assert other.paused_for(tenant=f"{tenant}-elsewhere") == 0
