@@ -48,9 +48,14 @@ class SyncRun(models.Model):
     trigger = models.JSONField(default=dict, blank=True)
 
     queued_at = models.DateTimeField(auto_now_add=True)
-    # When its task was last handed to the broker; a queued run whose message may be lost
-    # (a broker restart) is handed over again.
+    # When its task was last handed to the broker, or, for a run waiting to be resumed,
+    # when its delayed task falls due; a queued run whose message may be lost (a broker
+    # restart) is handed over again.
     published_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker claimed the run (0 while it never started). Each claim and
+    # each take-over is a conditional update that moves it on by one, so it is also the
+    # claim's token: a delivery changes the run only while the attempt is still its own.
+    attempt = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
