@@ -25,14 +25,13 @@ from syncengine.superoffice.cells import (
     id_cell,
     text_cell,
 )
-from syncengine.superoffice.client import SuperOfficeClient
+from syncengine.superoffice.client import DEFAULT_PAGE_SIZE, SuperOfficeClient
 from syncengine.superoffice.person_rows import PERSON_ARCHIVE_COLUMNS, person_records
 from syncengine.superoffice.records import PersonRecord, SyncWindow
 
-ID_PAGE_SIZE = 1000
-# Ids further apart than this are read in separate ranges: the rows between them would
+# Ids further apart than a page are read in separate ranges: the rows between them would
 # cost more pages than one more request (a range holds at most one row per person id).
-PERSON_RANGE_GAP = ID_PAGE_SIZE
+PERSON_RANGE_GAP = DEFAULT_PAGE_SIZE
 # Companies have several persons each, so their ranges close sooner.
 COMPANY_RANGE_GAP = 50
 
@@ -72,7 +71,6 @@ def favourite_company_ids(*, client: SuperOfficeClient, associate_id: int) -> fr
         select=("contactId",),
         filter=_favourite_filter(associate_id),
         order_by="contactId",
-        page_size=ID_PAGE_SIZE,
     )
     return frozenset(company_id for row in rows if (company_id := id_cell(row, "contactId")))
 
@@ -84,7 +82,6 @@ def favourite_persons(*, client: SuperOfficeClient, associate_id: int) -> dict[i
         select=PERSON_ARCHIVE_COLUMNS.select(),
         filter=_favourite_filter(associate_id),
         order_by="personId",
-        page_size=ID_PAGE_SIZE,
     )
     return {
         record.person_id: record for record in person_records(rows, columns=PERSON_ARCHIVE_COLUMNS)
@@ -105,7 +102,6 @@ def persons_at_companies(
             # The `person` entity is the current employees; `retiredPerson` the former.
             entities=("person",),
             order_by="personId",
-            page_size=ID_PAGE_SIZE,
         )
         for record in person_records(rows, columns=PERSON_ARCHIVE_COLUMNS):
             if record.company_id in wanted and not record.retired:
@@ -152,7 +148,6 @@ def appointment_person_ids(
             f"and date between ('{first_day}','{last_day}')"
         ),
         order_by="appointmentId",
-        page_size=ID_PAGE_SIZE,
     )
     person_ids: set[int] = set()
     bookings: list[tuple[int, str]] = []
@@ -187,7 +182,6 @@ def _booking_participant_ids(*, client: SuperOfficeClient, booking_id: int) -> f
         entities=("externalPerson",),
         # The only sortable column of this archive; a booking's participants fit one page.
         order_by="fullName",
-        page_size=ID_PAGE_SIZE,
     )
     return frozenset(
         person_id
@@ -214,7 +208,6 @@ def persons_by_ids(
             # Former employees too: a person selected or starred on purpose is synced.
             entities=("person", "retiredPerson"),
             order_by="personId",
-            page_size=ID_PAGE_SIZE,
         )
         for record in person_records(rows, columns=PERSON_ARCHIVE_COLUMNS):
             if record.person_id in wanted:
@@ -250,7 +243,6 @@ def associates_list(*, client: SuperOfficeClient) -> list[AssociateInfo]:
         select=("associateDbId", "fullName", "personEmail", "userName", "isActive", "assocType"),
         entities=("all",),
         order_by="associateDbId",
-        page_size=ID_PAGE_SIZE,
     )
     associates = [
         AssociateInfo(

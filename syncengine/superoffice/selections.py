@@ -15,7 +15,6 @@ from syncengine.superoffice.errors import PermanentError, SelectionRefused
 from syncengine.superoffice.person_rows import SELECTION_MEMBER_COLUMNS, person_records
 from syncengine.superoffice.records import PersonRecord, SelectionInfo
 
-PAGE_SIZE = 1000
 PERSON_TARGET_TABLES = {"person", "contact"}
 TARGET_TABLE_WORDS = {
     "sale": "sales",
@@ -50,7 +49,6 @@ def selection_find_static(*, client: SuperOfficeClient, name: str) -> SelectionI
             select=("selectionId", "name"),
             filter=f"name contains {_quoted(wanted)}",
             order_by="selectionId",
-            page_size=PAGE_SIZE,
         )
         if comparable_name(text_cell(row, "name")) == comparable_name(wanted)
     ]
@@ -151,7 +149,6 @@ def selection_members(*, client: SuperOfficeClient, selection_id: int) -> dict[i
         entities=("staticPerson",),
         # A person is a member once, so the person id orders the pages stably.
         order_by="personId",
-        page_size=PAGE_SIZE,
     )
     return {
         record.person_id: record

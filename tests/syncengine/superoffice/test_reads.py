@@ -8,10 +8,9 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
 from sandbox.testing import SandboxControl
-from syncengine.superoffice.client import SuperOfficeClient
+from syncengine.superoffice.client import DEFAULT_PAGE_SIZE, SuperOfficeClient
 from syncengine.superoffice.reads import (
     COMPANY_RANGE_GAP,
-    ID_PAGE_SIZE,
     PERSON_RANGE_GAP,
     appointment_person_ids,
     associates_list,
@@ -122,7 +121,7 @@ def test_persons_at_many_companies_are_read_in_chunks(
 
     assert set(persons_at_companies(client=client, company_ids=company_ids)) == expected
     # 600 neighbouring companies are one range, read in pages of a thousand persons.
-    assert client.stats.requests == len(expected) // ID_PAGE_SIZE + 1
+    assert client.stats.requests == len(expected) // DEFAULT_PAGE_SIZE + 1
 
 
 def test_companies_far_apart_are_read_as_separate_ranges(
@@ -365,11 +364,11 @@ def test_person_details_come_in_ranges_of_pages(
     assert set(found) == set(person_ids)
     # Every range is read in pages of a thousand rows, the rows between wanted ids included.
     expected_requests = sum(
-        (high - low + 1) // ID_PAGE_SIZE + 1
+        (high - low + 1) // DEFAULT_PAGE_SIZE + 1
         for low, high in id_ranges(person_ids, widest_gap=PERSON_RANGE_GAP)
     )
     assert client.stats.requests <= expected_requests
-    assert client.stats.requests <= math.ceil(len(person_ids) / ID_PAGE_SIZE) + len(
+    assert client.stats.requests <= math.ceil(len(person_ids) / DEFAULT_PAGE_SIZE) + len(
         id_ranges(person_ids, widest_gap=PERSON_RANGE_GAP)
     )
     for person_id in set(person_ids) & empty_birth_dates:
