@@ -21,7 +21,7 @@ from flask import Blueprint, Response, request
 from werkzeug.http import parse_date
 
 from sandbox import entities
-from sandbox.archives import (
+from sandbox.archive_providers import (
     ALL_USERS,
     FIND_APPOINTMENT,
     FIND_SELECTION,
@@ -30,11 +30,8 @@ from sandbox.archives import (
     PROVIDERS,
     STATIC_SELECTION_MEMBERS,
     ArchiveProvider,
-    ArchiveQuery,
-    ArchiveScope,
-    provider_list,
-    run_archive,
 )
+from sandbox.archives import ArchiveQuery, ArchiveScope, provider_list, run_archive
 from sandbox.clock import parse_so_datetime
 from sandbox.filters import FilterError, parse_filter
 from sandbox.mutations import MutationError, selection_member_add, selection_member_remove

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.archives import PROVIDERS, ArchiveProvider
+from sandbox.archive_providers import PROVIDERS, ArchiveProvider
 from tests.sandbox.tenant_client import TenantApi
 
 FACTS: dict[str, Any] = json.loads(
