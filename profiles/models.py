@@ -224,13 +224,24 @@ class TargetAccount(models.Model):
     )
     username = models.CharField(max_length=254, blank=True)
     secret = EncryptedTextField(blank=True)
-    # The address book found on the server (for CardDAV, the collection URL).
+    # The address book chosen at the first verification (for CardDAV, the collection
+    # URL), and its name as the server shows it. Pinned: testing credentials again never
+    # switches it; moving to another book is an explicit action that takes our contacts
+    # out of this one first.
     collection_url = models.URLField(max_length=500, blank=True)
+    collection_name = models.CharField(max_length=200, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"Mailbox of {self.linked_user}"
+
+    @property
+    def collection_label(self) -> str:
+        """The pinned address book in words, for messages: its name and where it is."""
+        if self.collection_name:
+            return f"“{self.collection_name}” ({self.collection_url})"
+        return self.collection_url
 
 
 class SuperOfficeToken(models.Model):

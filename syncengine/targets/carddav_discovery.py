@@ -1,15 +1,19 @@
 """Finding a user's address book on a CardDAV server (RFC 6764 §6, RFC 6352 §7).
 
 From a server URL: `/.well-known/carddav` (redirects followed) or the URL itself →
-`DAV:current-user-principal` → `CARDDAV:addressbook-home-set` → the first address book
-in the home. We create none in production: a mailbox without an address book is an error
-its owner can fix; `carddav_addressbook_create` exists for tests and the demo's seeding.
+`DAV:current-user-principal` → `CARDDAV:addressbook-home-set` → the address books in the
+home. The first one is pinned at the first verification; later verifications test the
+credentials against that book only (`carddav_addressbook_check`), so a second book never
+takes its place silently. We create none in production: a mailbox without an address book
+is an error its owner can fix; `carddav_addressbook_create` exists for tests and the
+demo's seeding.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import requests
 from django.utils import timezone
@@ -48,6 +52,26 @@ class NoAddressBook(CardDAVDiscoveryError):
     pass
 
 
+class AddressBookUnreachable(CardDAVDiscoveryError):
+    """The pinned address book is gone, or these credentials do not reach it."""
+
+
+@dataclass(frozen=True)
+class AddressBook:
+    """An address book on the server: its URL and the name the server shows for it."""
+
+    url: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"“{self.name}” ({self.url})"
+
+
+def _name_of(url: str, displayname: str) -> str:
+    return displayname.strip() or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -60,6 +84,8 @@ class _Discovery:
         self.session = dav_session(username=username, password=password)
         # The app password goes only to the server the admin named.
         self.origin = _origin(server_url)
+        # The status of the last answer that was not a redirect (404 tells "gone").
+        self.last_status = 0
 
     def _same_server(self, url: str) -> str:
         if _origin(url) != self.origin:
@@ -94,6 +120,7 @@ class _Discovery:
             if response.is_redirect and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
                 continue
+            self.last_status = response.status_code
             if response.status_code in (401, 403):
                 raise CredentialsRejected(
                     f"The server at {url} rejected the user name {self.username!r} or its "
@@ -139,8 +166,10 @@ class _Discovery:
             "for this mailbox?"
         )
 
-    def first_addressbook(self, *, home_url: str, server_url: str) -> str:
+    def addressbooks(self, *, home_url: str, server_url: str) -> list[AddressBook]:
+        """Every address book in the home, in the server's order (calendars skipped)."""
         found = self.propfind(home_url, (DAV, "resourcetype"), (DAV, "displayname"), depth="1")
+        books: list[AddressBook] = []
         if found is not None:
             base, responses = found
             for response in responses:
@@ -148,11 +177,46 @@ class _Discovery:
                 if url.rstrip("/") != base.rstrip("/") and response.has_resourcetype(
                     CARDDAV, "addressbook"
                 ):
-                    return self._same_server(url)
-        raise NoAddressBook(
-            f"No address book was found for {self.username!r} on {server_url}; create one "
-            "in the mailbox first."
-        )
+                    self._same_server(url)
+                    books.append(
+                        AddressBook(url=url, name=_name_of(url, response.text(DAV, "displayname")))
+                    )
+        if not books:
+            raise NoAddressBook(
+                f"No address book was found for {self.username!r} on {server_url}; create "
+                "one in the mailbox first."
+            )
+        return books
+
+    def book(self, *, url: str) -> AddressBook | None:
+        """The address book at `url`, or None when nothing (or no address book) is there."""
+        found = self.propfind(url, (DAV, "resourcetype"), (DAV, "displayname"))
+        if found is None or not found[1]:
+            return None
+        base, (response, *_) = found
+        if not response.has_resourcetype(CARDDAV, "addressbook"):
+            return None
+        return AddressBook(url=url, name=_name_of(base, response.text(DAV, "displayname")))
+
+
+def carddav_addressbooks_list(
+    *, server_url: str, username: str, password: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> list[AddressBook]:
+    """The address books these credentials reach on the server at `server_url`, in the
+    server's order. Raises CardDAVDiscoveryError (CredentialsRejected, NoCardDAVServer,
+    NoAddressBook)."""
+    discovery = _Discovery(
+        username=username, password=password, timeout=timeout, server_url=server_url
+    )
+    try:
+        principal_url, is_addressbook = discovery.principal(server_url=server_url)
+        if is_addressbook:
+            book = discovery.book(url=principal_url)
+            return [book or AddressBook(url=principal_url, name=_name_of(principal_url, ""))]
+        home_url = discovery.home(principal_url=principal_url)
+        return discovery.addressbooks(home_url=home_url, server_url=server_url)
+    finally:
+        discovery.session.close()
 
 
 def carddav_addressbook_discover(
@@ -160,37 +224,112 @@ def carddav_addressbook_discover(
 ) -> str:
     """The URL of the user's (first) address book on the server at `server_url`.
     Raises CardDAVDiscoveryError (CredentialsRejected, NoCardDAVServer, NoAddressBook)."""
+    return carddav_addressbooks_list(
+        server_url=server_url, username=username, password=password, timeout=timeout
+    )[0].url
+
+
+def carddav_addressbook_check(
+    *,
+    server_url: str,
+    collection_url: str,
+    username: str,
+    password: str,
+    name: str = "",
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> AddressBook:
+    """The address book at `collection_url`, when it is on the profile's server, still
+    exists and these credentials reach it. Raises AddressBookUnreachable naming the book
+    (`name`, the one stored, is used in the message), or CredentialsRejected when the
+    credentials reach nothing at all."""
+    label = AddressBook(url=collection_url, name=_name_of(collection_url, name)).label
+    if _origin(collection_url) != _origin(server_url):
+        raise AddressBookUnreachable(
+            f"The address book {label} is not on the profile's CardDAV server "
+            f"{_origin(server_url)}."
+        )
     discovery = _Discovery(
         username=username, password=password, timeout=timeout, server_url=server_url
     )
     try:
-        principal_url, is_addressbook = discovery.principal(server_url=server_url)
-        if is_addressbook:
-            return principal_url
-        home_url = discovery.home(principal_url=principal_url)
-        return discovery.first_addressbook(home_url=home_url, server_url=server_url)
+        try:
+            book = discovery.book(url=collection_url)
+        except CredentialsRejected:
+            # Wrong credentials, or right ones for another mailbox: tell which.
+            discovery.principal(server_url=server_url)
+            raise AddressBookUnreachable(
+                f"The user name {username!r} cannot reach the address book {label}."
+            ) from None
+        if book is None:
+            gone = discovery.last_status in (404, 410)
+            raise AddressBookUnreachable(
+                f"The address book {label} "
+                + ("no longer exists on the server." if gone else "is no longer an address book.")
+            )
+        return book
+    finally:
+        discovery.session.close()
+
+
+def carddav_addressbook_exists(
+    *, collection_url: str, username: str, password: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> bool:
+    """Whether an address book is still at `collection_url` (False when the server says
+    it is gone). Raises CardDAVDiscoveryError when the server cannot tell us."""
+    discovery = _Discovery(
+        username=username, password=password, timeout=timeout, server_url=collection_url
+    )
+    try:
+        if discovery.book(url=collection_url) is not None:
+            return True
+        if discovery.last_status in (404, 410):
+            return False
+        raise CardDAVDiscoveryError(
+            f"The server answered HTTP {discovery.last_status} for the address book "
+            f"at {collection_url}."
+        )
     finally:
         discovery.session.close()
 
 
 def carddav_credentials_verify(*, target_account: TargetAccount, server_url: str) -> str:
-    """Test the account's user name and app password against the server and store them,
-    with the address book found and the time, only when they work. Call it with the new
-    credentials set but not yet saved: on failure the error is raised and the stored
-    account stays as it was."""
-    collection_url = carddav_addressbook_discover(
-        server_url=server_url, username=target_account.username, password=target_account.secret
-    )
-    target_account.collection_url = collection_url
+    """Test the account's user name and app password and store them, with the time, only
+    when they work. An account with a pinned address book is tested against that book
+    (AddressBookUnreachable when it is gone or out of reach); a new one pins the first
+    book found. Call it with the new credentials set but not yet saved: on failure the
+    error is raised and the stored account stays as it was."""
+    if target_account.collection_url:
+        book = carddav_addressbook_check(
+            server_url=server_url,
+            collection_url=target_account.collection_url,
+            username=target_account.username,
+            password=target_account.secret,
+            name=target_account.collection_name,
+        )
+    else:
+        book = carddav_addressbooks_list(
+            server_url=server_url,
+            username=target_account.username,
+            password=target_account.secret,
+        )[0]
+    target_account.collection_url = book.url
+    target_account.collection_name = book.name[:200]
     target_account.verified_at = timezone.now()
     target_account.full_clean()
     if target_account.pk is None:
         target_account.save()
     else:
         target_account.save(
-            update_fields=["username", "secret", "collection_url", "verified_at", "updated_at"]
+            update_fields=[
+                "username",
+                "secret",
+                "collection_url",
+                "collection_name",
+                "verified_at",
+                "updated_at",
+            ]
         )
-    return collection_url
+    return book.url
 
 
 def carddav_addressbook_create(

@@ -18,12 +18,16 @@ from devservers.radicale import free_port
 from profiles.models import LinkedUser, TargetAccount
 from syncengine.targets.carddav import CardDAVTarget
 from syncengine.targets.carddav_discovery import (
+    AddressBookUnreachable,
     CardDAVDiscoveryError,
     CredentialsRejected,
     NoAddressBook,
     NoCardDAVServer,
+    carddav_addressbook_check,
     carddav_addressbook_create,
     carddav_addressbook_discover,
+    carddav_addressbook_exists,
+    carddav_addressbooks_list,
     carddav_credentials_verify,
 )
 from tests.plugins.radicale import AddressBook, RadicaleHelper
@@ -166,6 +170,134 @@ def test_creating_an_address_book_twice_is_refused(radicale: RadicaleHelper) -> 
         carddav_addressbook_create(home_url=home, username=username, password=password, name="a")
 
 
+# --- listing and checking one book ----------------------------------------------------------
+
+
+def test_every_address_book_of_the_mailbox_is_listed_with_its_name(
+    radicale: RadicaleHelper, book: AddressBook
+) -> None:
+    work = radicale.new_addressbook(book.username, book.password, name="Work & friends")
+
+    books = carddav_addressbooks_list(
+        server_url=radicale.url, username=book.username, password=book.password
+    )
+
+    assert sorted((b.url, b.name) for b in books) == sorted(
+        [(book.url, "contacts"), (work, "Work & friends")]
+    )
+
+
+def test_a_book_given_as_server_url_is_the_only_one_listed(
+    radicale: RadicaleHelper, book: AddressBook
+) -> None:
+    radicale.new_addressbook(book.username, book.password, name="other")
+
+    (only,) = carddav_addressbooks_list(
+        server_url=book.url, username=book.username, password=book.password
+    )
+
+    assert (only.url, only.name) == (book.url, "contacts")
+
+
+def test_the_check_finds_a_book_the_credentials_reach(
+    radicale: RadicaleHelper, book: AddressBook
+) -> None:
+    found = carddav_addressbook_check(
+        server_url=radicale.url,
+        collection_url=book.url,
+        username=book.username,
+        password=book.password,
+    )
+
+    assert (found.url, found.name, found.label) == (
+        book.url,
+        "contacts",
+        f"“contacts” ({book.url})",
+    )
+
+
+def test_the_check_names_a_book_that_is_gone(radicale: RadicaleHelper, book: AddressBook) -> None:
+    book.remove(book.url)
+
+    with pytest.raises(AddressBookUnreachable) as raised:
+        carddav_addressbook_check(
+            server_url=radicale.url,
+            collection_url=book.url,
+            username=book.username,
+            password=book.password,
+            name="My contacts",
+        )
+
+    assert str(raised.value) == (
+        f"The address book “My contacts” ({book.url}) no longer exists on the server."
+    )
+
+
+def test_the_check_names_a_book_of_another_mailbox(
+    radicale: RadicaleHelper, book: AddressBook
+) -> None:
+    other = radicale.new_mailbox("other")
+
+    with pytest.raises(AddressBookUnreachable) as raised:
+        carddav_addressbook_check(
+            server_url=radicale.url,
+            collection_url=book.url,
+            username=other.username,
+            password=other.password,
+        )
+
+    assert str(raised.value) == (
+        f"The user name {other.username!r} cannot reach the address book “contacts” ({book.url})."
+    )
+
+
+def test_the_check_tells_a_wrong_password_apart(
+    radicale: RadicaleHelper, book: AddressBook
+) -> None:
+    with pytest.raises(CredentialsRejected):
+        carddav_addressbook_check(
+            server_url=radicale.url,
+            collection_url=book.url,
+            username=book.username,
+            password="not-the-password",
+        )
+
+
+def test_the_check_sends_no_password_to_a_book_on_another_server(
+    radicale: RadicaleHelper, book: AddressBook
+) -> None:
+    elsewhere = f"http://127.0.0.1:{free_port()}/someone/contacts/"
+
+    with pytest.raises(AddressBookUnreachable, match="is not on the profile's CardDAV server"):
+        carddav_addressbook_check(
+            server_url=radicale.url,
+            collection_url=elsewhere,
+            username=book.username,
+            password=book.password,
+        )
+
+
+def test_exists_tells_gone_from_there(radicale: RadicaleHelper, book: AddressBook) -> None:
+    def exists() -> bool:
+        return carddav_addressbook_exists(
+            collection_url=book.url, username=book.username, password=book.password
+        )
+
+    assert exists()
+    book.remove(book.url)
+    assert not exists()
+
+
+def test_exists_does_not_guess_when_nothing_answers() -> None:
+    with pytest.raises(CardDAVDiscoveryError):
+        carddav_addressbook_exists(
+            collection_url=f"http://127.0.0.1:{free_port()}/u/contacts/",
+            username="u",
+            password="p",
+            timeout=2,
+        )
+
+
 # --- verify ----------------------------------------------------------------------------------
 
 
@@ -179,6 +311,7 @@ def test_verify_stores_the_address_book_and_time_on_success(
 
     stored = TargetAccount.objects.get(linked_user=alice_link)
     assert found == stored.collection_url == book.url
+    assert stored.collection_name == "contacts"
     assert stored.verified_at is not None
     assert stored.verified_at >= before
     assert (stored.username, stored.secret) == (book.username, book.password)
@@ -203,6 +336,23 @@ def test_verify_changes_nothing_when_the_credentials_fail(
         verified.collection_url,
         verified.verified_at,
     )
+
+
+def test_verify_tests_a_pinned_book_and_never_switches(
+    radicale: RadicaleHelper, book: AddressBook, alice_link: LinkedUser
+) -> None:
+    account = TargetAccount.objects.create(
+        linked_user=alice_link, username=book.username, secret=book.password
+    )
+    carddav_credentials_verify(target_account=account, server_url=radicale.url)
+    other = radicale.new_mailbox("other")
+
+    account.username, account.secret = other.username, other.password
+    with pytest.raises(AddressBookUnreachable):
+        carddav_credentials_verify(target_account=account, server_url=radicale.url)
+
+    stored = TargetAccount.objects.get(pk=account.pk)
+    assert (stored.username, stored.collection_url) == (book.username, book.url)
 
 
 def test_verify_stores_nothing_for_a_new_account_that_fails(
