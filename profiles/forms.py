@@ -102,6 +102,18 @@ class CredentialsForm(PortalForm):
         return cleaned
 
 
+class AddressBookMoveForm(PortalForm):
+    """Which of the address books the mailbox credentials reach to move to."""
+
+    collection_url = forms.ChoiceField(label="Move to", widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["collection_url"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices
+
+
 class LinkUserForm(PortalForm):
     """One SuperOffice user to link, with (optionally) their CardDAV credentials."""
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("links/<uuid:code>/", views.overview, name="overview"),
     path("links/<uuid:code>/sync-now/", views.sync_now, name="sync-now"),
     path("links/<uuid:code>/credentials/", views.credentials, name="credentials"),
+    path("links/<uuid:code>/credentials/move/", views.credentials_move, name="credentials-move"),
     path("links/<uuid:code>/runs/", views.run_list, name="runs"),
     path("links/<uuid:code>/runs.json", views.run_list_json, name="runs-json"),
     path("runs/<uuid:code>/", views.run_detail, name="run"),

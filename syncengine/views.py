@@ -26,14 +26,17 @@ from profiles.access import (
     get_profile_for_admin,
     get_tenant_for_admin,
 )
-from profiles.forms import CredentialsForm, DomainLinkForm, LinkUserForm
+from profiles.forms import AddressBookMoveForm, CredentialsForm, DomainLinkForm, LinkUserForm
 from profiles.models import LinkedUser, SyncProfile, TargetAccount, User
 from profiles.selectors import linked_users_for_profile
 from profiles.services import linked_user_link
 from syncengine.credentials import (
+    AddressBookNotMoved,
     CredentialsNotSaved,
     linked_user_link_with_credentials,
     linked_users_link_by_domain,
+    target_addressbook_move,
+    target_addressbooks_list,
     target_credentials_save,
 )
 from syncengine.models import RunKind, RunStatus, SyncRun
@@ -116,6 +119,39 @@ def credentials(request: HttpRequest, code: UUID) -> HttpResponse:
         request,
         "syncengine/credentials.html",
         {"linked_user": linked_user, "account": account, "form": form},
+    )
+
+
+@login_required
+def credentials_move(request: HttpRequest, code: UUID) -> HttpResponse:
+    """Move to another address book the stored credentials reach; what we wrote in the
+    current one is taken out first."""
+    linked_user = get_linked_user_for_user(user=_user(request), code=code)
+    account = TargetAccount.objects.filter(linked_user=linked_user).first()
+    problem = ""
+    try:
+        books = target_addressbooks_list(linked_user=linked_user)
+    except AddressBookNotMoved as error:
+        books, problem = [], str(error)
+    current = account.collection_url.rstrip("/") if account else ""
+    form = AddressBookMoveForm(
+        request.POST or None,
+        choices=[(book.url, book.label) for book in books if book.url.rstrip("/") != current],
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            moved = target_addressbook_move(
+                linked_user=linked_user, collection_url=form.cleaned_data["collection_url"]
+            )
+        except AddressBookNotMoved as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, moved.message)
+            return redirect("syncengine:credentials", code=linked_user.code)
+    return render(
+        request,
+        "syncengine/credentials_move.html",
+        {"linked_user": linked_user, "account": account, "form": form, "problem": problem},
     )
 
 
