@@ -75,6 +75,9 @@ class SyncRun(models.Model):
     warnings = models.JSONField(default=list, blank=True)
     # Person ids whose deletion the mass-delete guard held back until someone confirms.
     held_deletions = models.JSONField(default=list, blank=True)
+    # What comparing the mapping with the mailbox's own listing found and the run healed:
+    # {"recreated": 2, "overwritten": 1, …, "notes": ["…"]} (syncengine.healing).
+    healed = models.JSONField(default=dict, blank=True)
     # Written for a person to read: what went wrong and what to do about it.
     error_text = models.TextField(blank=True)
 
