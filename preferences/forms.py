@@ -15,7 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from preferences.models import PersonSyncPreferences
+from preferences.models import PendingPreferenceChange, PersonSyncPreferences
 from preferences.selectors import (
     BOOLEAN_FIELDS,
     PERSON_SYNC_FIELDS,
@@ -263,3 +263,62 @@ def effective_summary(effective: EffectivePreferences) -> list[tuple[str, str, b
         for name in SWITCHES
     )
     return rows
+
+
+class ChangeDecisionForm(PortalForm):
+    """Apply a held change: the computation whose figures were shown, and whether the
+    administrator applies it without knowing its impact."""
+
+    computation = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    anyway = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+def _count(number: int, noun: str, *, zero: str | None = None) -> str:
+    if number == 0 and zero is not None:
+        return zero
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def change_summary(pending: PendingPreferenceChange) -> str:
+    """The impact in one sentence, e.g. "12 users; 340 contacts would be added and 5,442
+    removed, most for Kari Nordmann (5,442)."""
+    users = _count(pending.users_affected, "user")
+    added, removed = pending.contacts_added, pending.contacts_removed
+    if not added and not removed:
+        return f"{users}; no contacts would be added or removed."
+    if not removed:
+        return f"{users}; {_count(added, 'contact')} would be added and none removed."
+    text = (
+        f"{users}; {_count(added, 'contact', zero='no contacts')} would be added and "
+        f"{removed:,} removed"
+    )
+    if pending.per_user:
+        most = max(pending.per_user, key=lambda row: row["removed"])
+        text += f", most for {most['name']} ({most['removed']:,})"
+    return text + "."
+
+
+def proposal_describe(pending: PendingPreferenceChange) -> list[str]:
+    """What saving the change does, field by field, against the profile's current values."""
+    proposal = pending.proposal
+    profile = pending.profile
+    lines: list[str] = []
+    if proposal.get("users_can_edit") is not None:
+        lines.append(
+            "Users can edit own preferences: "
+            + ("Yes" if proposal["users_can_edit"] else "No (everyone uses the profile's values)")
+        )
+    for name, value in (proposal.get("defaults") or {}).items():
+        if name == "static_selections":
+            before = _selections_text(profile.static_selections).replace("\n", ", ") or "None"
+            after = _selections_text(value).replace("\n", ", ") or "None"
+        else:
+            before, after = _on_off(bool(getattr(profile, name))), _on_off(bool(value))
+        if before != after:
+            label = "Static selections" if name == "static_selections" else _label(name)
+            lines.append(f"{label}: {before} → {after}")
+    if proposal.get("overwrite_user_settings"):
+        lines.append("Users' own settings of these fields are overwritten.")
+    if proposal.get("resync_now"):
+        lines.append("Every user's contacts are rewritten now (a full resync).")
+    return lines

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,8 +96,8 @@ def effective_preferences_get(*, linked_user: LinkedUser) -> EffectivePreference
     return effective_preferences_resolve(profile=linked_user.profile, overrides=overrides)
 
 
-def effective_preferences_for_profile(*, profile: SyncProfile) -> dict[int, EffectivePreferences]:
-    """Every live linked user's effective preferences, keyed by linked user id, in two queries."""
+def _live_overrides(*, profile: SyncProfile) -> dict[int, PersonSyncPreferences | None]:
+    """Every live linked user's overrides (None without any), keyed by linked user id."""
     linked_user_ids = list(
         LinkedUser.objects.alive().filter(profile=profile).values_list("id", flat=True)
     )
@@ -101,9 +105,55 @@ def effective_preferences_for_profile(*, profile: SyncProfile) -> dict[int, Effe
         preferences.linked_user_id: preferences
         for preferences in PersonSyncPreferences.objects.filter(linked_user_id__in=linked_user_ids)
     }
+    return {linked_user_id: overrides.get(linked_user_id) for linked_user_id in linked_user_ids}
+
+
+def effective_preferences_for_profile(*, profile: SyncProfile) -> dict[int, EffectivePreferences]:
+    """Every live linked user's effective preferences, keyed by linked user id, in two queries."""
     return {
-        linked_user_id: effective_preferences_resolve(
-            profile=profile, overrides=overrides.get(linked_user_id)
-        )
-        for linked_user_id in linked_user_ids
+        linked_user_id: effective_preferences_resolve(profile=profile, overrides=overrides)
+        for linked_user_id, overrides in _live_overrides(profile=profile).items()
     }
+
+
+def effective_preferences_for_profile_after(
+    *,
+    profile: SyncProfile,
+    defaults: Mapping[str, Any],
+    overwrite_user_settings: bool = False,
+    users_can_edit: bool | None = None,
+) -> dict[int, EffectivePreferences]:
+    """What every live linked user's effective preferences would be after an administrator's
+    change (cleaned default values, overwrite, the users-can-edit switch), saving nothing."""
+    proposed = copy.copy(profile)
+    for name, value in defaults.items():
+        setattr(proposed, name, value)
+    if users_can_edit is not None:
+        proposed.users_can_edit_preferences = users_can_edit
+    after: dict[int, EffectivePreferences] = {}
+    for linked_user_id, overrides in _live_overrides(profile=profile).items():
+        if overrides is not None and overwrite_user_settings and defaults:
+            overrides = copy.copy(overrides)
+            for name in defaults:
+                setattr(overrides, name, None)
+        after[linked_user_id] = effective_preferences_resolve(profile=proposed, overrides=overrides)
+    return after
+
+
+def profile_preferences_fingerprint(*, profile: SyncProfile) -> str:
+    """A digest of everything the profile's users' effective preferences are made of, read
+    afresh from the database: equal digests, equal effective preferences for every user."""
+    stored = SyncProfile.objects.get(pk=profile.pk)
+    state = {
+        "defaults": {name: getattr(stored, name) for name in PERSON_SYNC_FIELDS},
+        "users_can_edit": stored.users_can_edit_preferences,
+        "users": sorted(
+            [
+                linked_user_id,
+                [getattr(overrides, name) for name in PERSON_SYNC_FIELDS] if overrides else None,
+            ]
+            for linked_user_id, overrides in _live_overrides(profile=stored).items()
+        ),
+    }
+    canonical = json.dumps(state, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from enum import StrEnum
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
@@ -80,8 +81,22 @@ def _cleaned_changes(changes: Mapping[str, Any], *, allow_inherit: bool) -> dict
     return cleaned
 
 
+def person_sync_changes_clean(*, changes: Mapping[str, Any], allow_inherit: bool) -> dict[str, Any]:
+    """The changes as they would be stored; raises ValidationError, saving nothing."""
+    return _cleaned_changes(changes, allow_inherit=allow_inherit)
+
+
+class InitiatedBy(StrEnum):
+    """Who made a change, as preferences_changed tells its receivers."""
+
+    USER = "user"
+    ADMIN = "admin"
+
+
 @contextlib.contextmanager
-def _announcing_effective_changes(*, profile: SyncProfile) -> Iterator[None]:
+def _announcing_effective_changes(
+    *, profile: SyncProfile, initiated_by: InitiatedBy
+) -> Iterator[None]:
     """Compare every linked user's effective values before and after the block."""
     before = effective_preferences_for_profile(profile=profile)
     yield
@@ -90,7 +105,11 @@ def _announcing_effective_changes(*, profile: SyncProfile) -> Iterator[None]:
         new = after.get(linked_user_id)
         if new is not None and new != old:
             preferences_changed.send(
-                sender=PersonSyncPreferences, linked_user_id=linked_user_id, old=old, new=new
+                sender=PersonSyncPreferences,
+                linked_user_id=linked_user_id,
+                old=old,
+                new=new,
+                initiated_by=str(initiated_by),
             )
 
 
@@ -108,7 +127,10 @@ def person_sync_preferences_update(
             "Your administrator sets the Person Synchronization preferences for this profile."
         )
     cleaned = _cleaned_changes(changes, allow_inherit=True)
-    with transaction.atomic(), _announcing_effective_changes(profile=profile):
+    with (
+        transaction.atomic(),
+        _announcing_effective_changes(profile=profile, initiated_by=InitiatedBy.USER),
+    ):
         preferences, _ = PersonSyncPreferences.objects.select_for_update().get_or_create(
             linked_user=linked_user
         )
@@ -123,7 +145,10 @@ def profile_defaults_update(
 ) -> SyncProfile:
     """Store the profile's defaults. With overwrite, users' overrides of the saved fields go."""
     cleaned = _cleaned_changes(changes, allow_inherit=False)
-    with transaction.atomic(), _announcing_effective_changes(profile=profile):
+    with (
+        transaction.atomic(),
+        _announcing_effective_changes(profile=profile, initiated_by=InitiatedBy.ADMIN),
+    ):
         for name, value in cleaned.items():
             setattr(profile, name, value)
         profile.full_clean()
@@ -138,7 +163,10 @@ def profile_defaults_update(
 def profile_users_can_edit_set(*, profile: SyncProfile, allowed: bool) -> SyncProfile:
     """Allow or forbid users' own preferences. Overrides are kept, and apply again when
     editing is allowed again; while forbidden, everyone gets the profile's values."""
-    with transaction.atomic(), _announcing_effective_changes(profile=profile):
+    with (
+        transaction.atomic(),
+        _announcing_effective_changes(profile=profile, initiated_by=InitiatedBy.ADMIN),
+    ):
         profile.users_can_edit_preferences = allowed
         profile.save(update_fields=["users_can_edit_preferences", "updated_at"])
     return profile

@@ -18,4 +18,16 @@ urlpatterns = [
         views.profile_users_can_edit,
         name="users-can-edit",
     ),
+    path("manage/preference-changes/<uuid:code>/", views.change_detail, name="change"),
+    path("manage/preference-changes/<uuid:code>/apply/", views.change_apply, name="change-apply"),
+    path(
+        "manage/preference-changes/<uuid:code>/cancel/",
+        views.change_cancel,
+        name="change-cancel",
+    ),
+    path(
+        "manage/preference-changes/<uuid:code>/recompute/",
+        views.change_recompute,
+        name="change-recompute",
+    ),
 ]

@@ -2,7 +2,9 @@
 
 Selection names are checked against SuperOffice with the signed-in person's own token
 while the form validates; saving goes through preferences.services, whose signal queues
-the catch-up run of exactly the users whose effective values changed.
+the catch-up run of exactly the users whose effective values changed. An administrator's
+change that alters users' effective values is held (preferences.impact) until its impact
+is shown and confirmed.
 """
 
 from __future__ import annotations
@@ -16,24 +18,30 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from preferences.access import get_pending_change_for_admin
 from preferences.forms import (
+    ChangeDecisionForm,
     PersonSyncPreferencesForm,
     ProfileDefaultsForm,
     SelectionResolver,
     UsersCanEditForm,
+    change_summary,
     effective_summary,
+    proposal_describe,
 )
-from preferences.models import PersonSyncPreferences
+from preferences.impact import (
+    ImpactStale,
+    ProfileChange,
+    preference_change_apply,
+    preference_change_cancel,
+    preference_change_recompute,
+    profile_change_submit,
+)
+from preferences.models import PendingPreferenceChange, PersonSyncPreferences
 from preferences.selectors import StaticSelection, effective_preferences_get
-from preferences.services import (
-    PreferencesLocked,
-    person_sync_preferences_update,
-    profile_defaults_update,
-    profile_users_can_edit_set,
-)
+from preferences.services import PreferencesLocked, person_sync_preferences_update
 from profiles.access import get_linked_user_for_user, get_profile_for_admin
 from profiles.models import User
-from profiles.selectors import linked_users_for_profile
 from syncengine.models import RunKind
 from syncengine.orchestration import sync_run_request
 from syncengine.selectors import static_selections_resolve
@@ -107,18 +115,18 @@ def profile_person_sync_edit(request: HttpRequest, code: UUID) -> HttpResponse:
     form = ProfileDefaultsForm(request.POST or None, profile=profile, resolver=_resolver(user))
     if request.method == "POST":
         if form.is_valid():
+            change = ProfileChange(
+                defaults=form.changes(),
+                overwrite_user_settings=form.overwrite_user_settings,
+                resync_now=form.cleaned_data["resync_now"],
+            )
             try:
-                profile_defaults_update(
-                    profile=profile,
-                    changes=form.changes(),
-                    overwrite_user_settings=form.overwrite_user_settings,
-                )
+                pending = profile_change_submit(profile=profile, proposed_by=user, change=change)
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:
-                if form.cleaned_data["resync_now"]:
-                    for linked_user in linked_users_for_profile(profile=profile):
-                        sync_run_request(linked_user_id=linked_user.pk, kind=RunKind.HOUSEKEEPING)
+                if pending is not None:
+                    return redirect("preferences:change", code=pending.code)
                 messages.success(
                     request,
                     "The Person Synchronization defaults were saved"
@@ -139,12 +147,17 @@ def profile_person_sync_edit(request: HttpRequest, code: UUID) -> HttpResponse:
 @require_POST
 @login_required
 def profile_users_can_edit(request: HttpRequest, code: UUID) -> HttpResponse:
-    profile = get_profile_for_admin(user=_user(request), code=code)
+    user = _user(request)
+    profile = get_profile_for_admin(user=user, code=code)
     form = UsersCanEditForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose whether users can edit their own preferences.")
         return redirect("profiles:manage", code=profile.code)
-    profile_users_can_edit_set(profile=profile, allowed=form.allowed)
+    pending = profile_change_submit(
+        profile=profile, proposed_by=user, change=ProfileChange(users_can_edit=form.allowed)
+    )
+    if pending is not None:
+        return redirect("preferences:change", code=pending.code)
     messages.success(
         request,
         "Users can now edit their own preferences."
@@ -152,3 +165,81 @@ def profile_users_can_edit(request: HttpRequest, code: UUID) -> HttpResponse:
         else "Users now see the profile's preferences and cannot change them.",
     )
     return redirect("profiles:manage", code=profile.code)
+
+
+# --- an administrator's change held for confirmation -------------------------------------
+
+
+def _back_to(pending: PendingPreferenceChange) -> HttpResponse:
+    """Where the change was made: Manage Profile for the switch, else the defaults page."""
+    if ProfileChange.from_json(pending.proposal).users_can_edit is not None:
+        return redirect("profiles:manage", code=pending.profile.code)
+    return redirect("preferences:profile-person-sync", code=pending.profile.code)
+
+
+@login_required
+def change_detail(request: HttpRequest, code: UUID) -> HttpResponse:
+    """The impact of a held change, and Apply / Cancel (progress while it is computed)."""
+    pending = get_pending_change_for_admin(user=_user(request), code=code)
+    return render(
+        request,
+        "preferences/change_detail.html",
+        {
+            "pending": pending,
+            "profile": pending.profile,
+            "summary": change_summary(pending),
+            "description": proposal_describe(pending),
+        },
+    )
+
+
+@require_POST
+@login_required
+def change_apply(request: HttpRequest, code: UUID) -> HttpResponse:
+    user = _user(request)
+    pending = get_pending_change_for_admin(user=user, code=code)
+    form = ChangeDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing was saved: this confirmation was not understood.")
+        return redirect("preferences:change", code=pending.code)
+    try:
+        preference_change_apply(
+            pending=pending,
+            decided_by=user,
+            seen_computation=form.cleaned_data["computation"],
+            anyway=form.cleaned_data["anyway"],
+        )
+    except (ImpactStale, ValidationError) as error:
+        text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        messages.error(request, text)
+        return redirect("preferences:change", code=pending.code)
+    messages.success(
+        request,
+        "The change was saved. Catch-up runs bring it to the users' address books.",
+    )
+    return _back_to(pending)
+
+
+@require_POST
+@login_required
+def change_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
+    user = _user(request)
+    pending = get_pending_change_for_admin(user=user, code=code)
+    try:
+        preference_change_cancel(pending=pending, decided_by=user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("preferences:change", code=pending.code)
+    messages.success(request, "The change was discarded; nothing was saved.")
+    return _back_to(pending)
+
+
+@require_POST
+@login_required
+def change_recompute(request: HttpRequest, code: UUID) -> HttpResponse:
+    pending = get_pending_change_for_admin(user=_user(request), code=code)
+    try:
+        preference_change_recompute(pending=pending)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("preferences:change", code=pending.code)

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from preferences.models import PersonSyncPreferences
+from preferences.models import ChangeStatus, PendingPreferenceChange, PersonSyncPreferences
 from preferences.selectors import effective_preferences_get
 from profiles.models import LinkedUser, SyncProfile, User
 from syncengine.models import RunKind, SyncRun
 from tests.portals.conftest import make_ready
+from tests.preferences.impact_task import impact_task_runs_at_once  # noqa: F401
 
 Login = Callable[[User], Client]
 
@@ -296,6 +297,16 @@ class TestProfileDefaults:
         assert "Don&#x27;t overwrite user settings" in content
         assert response.context["form"]["overwrite"].value() == "keep"
 
+    def confirm(self, client: Client, commit: Callable[..., Any]) -> Any:
+        """Apply the change held for confirmation (its impact computed at once here)."""
+        pending = PendingPreferenceChange.objects.get(status=ChangeStatus.READY)
+        with commit(execute=True):
+            return client.post(
+                f"/manage/preference-changes/{pending.code}/apply/",
+                {"computation": pending.computation},
+                follow=True,
+            )
+
     def test_without_overwrite_users_keep_their_own_values(
         self,
         login: Login,
@@ -308,24 +319,24 @@ class TestProfileDefaults:
     ) -> None:
         make_ready(bob_link)
         make_ready(alice_link)
-        PersonSyncPreferences.objects.create(linked_user=bob_link, sync_favourite_contacts=False)
+        PersonSyncPreferences.objects.create(linked_user=bob_link, sync_birthdays=True)
+        client = login(alice)
 
         with django_capture_on_commit_callbacks(execute=True):
-            response = login(alice).post(
-                self.url(acme_profile),
-                defaults_form(acme_profile, sync_favourite_contacts="on"),
-                follow=True,
-            )
+            client.post(self.url(acme_profile), defaults_form(acme_profile, sync_birthdays="off"))
+        acme_profile.refresh_from_db()
+        assert acme_profile.sync_birthdays is True  # held until confirmed
+        response = self.confirm(client, django_capture_on_commit_callbacks)
 
         acme_profile.refresh_from_db()
-        assert acme_profile.sync_favourite_contacts is True
+        assert acme_profile.sync_birthdays is False
         overrides = overrides_of(bob_link)
         assert overrides is not None
-        assert overrides.sync_favourite_contacts is False
+        assert overrides.sync_birthdays is True
         # Only alice's effective values changed: only she gets a catch-up run.
         assert list(SyncRun.objects.values_list("linked_user_id", flat=True)) == [alice_link.pk]
         assert len(published_runs) == 1
-        assert any("users' own settings were kept" in m for m in messages_of(response))
+        assert any("The change was saved" in m for m in messages_of(response))
 
     def test_overwrite_clears_users_own_values(
         self,
@@ -334,23 +345,27 @@ class TestProfileDefaults:
         acme_profile: SyncProfile,
         bob_link: LinkedUser,
         published_runs: list[int],
+        django_capture_on_commit_callbacks: Callable[..., Any],
     ) -> None:
         make_ready(bob_link)
         PersonSyncPreferences.objects.create(
-            linked_user=bob_link, sync_favourite_contacts=False, sync_birthdays=False
+            linked_user=bob_link, sync_title=False, sync_birthdays=True
         )
+        client = login(alice)
 
-        login(alice).post(
-            self.url(acme_profile),
-            defaults_form(acme_profile, sync_favourite_contacts="on", overwrite="overwrite"),
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                self.url(acme_profile),
+                defaults_form(acme_profile, sync_birthdays="off", overwrite="overwrite"),
+            )
+        self.confirm(client, django_capture_on_commit_callbacks)
 
         overrides = overrides_of(bob_link)
         assert overrides is not None
-        assert (overrides.sync_favourite_contacts, overrides.sync_birthdays) == (None, None)
+        assert (overrides.sync_title, overrides.sync_birthdays) == (None, None)
         effective = effective_preferences_get(linked_user=LinkedUser.objects.get(pk=bob_link.pk))
-        assert effective.sync_favourite_contacts is True
-        assert effective.sync_birthdays is True
+        assert effective.sync_title is True
+        assert effective.sync_birthdays is False
         run = SyncRun.objects.get(linked_user=bob_link)
         assert run.kind == RunKind.PREFERENCE_CHANGE
 

@@ -26,6 +26,7 @@ from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.plugins.worker import WorkerProcess
 from tests.portals.browser.conftest import screenshot
 from tests.portals.conftest import make_ready
+from tests.preferences.impact_task import impact_task_runs_at_once  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -208,7 +209,17 @@ def test_an_administrator_changes_the_defaults_and_overwrites_users(
     page.get_by_role("button", name="Save defaults").focus()
     page.keyboard.press("Enter")
 
-    expect(page.get_by_text("every user's own settings overwritten")).to_be_visible()
+    # The change alters both users' values: its impact is shown first, and nothing is
+    # saved until the administrator applies it.
+    expect(page.get_by_role("heading", name="Confirm a change")).to_be_visible()
+    expect(page.get_by_text("Users' own settings of these fields are overwritten.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^2 users; \d+ contacts? would be added"))).to_be_visible()
+    screenshot(page, "06b-confirm-change")
+    nordlys_profile.refresh_from_db()
+    assert nordlys_profile.static_selections == []
+    page.get_by_role("button", name="Apply", exact=True).click()
+
+    expect(page.get_by_text("The change was saved")).to_be_visible()
     nordlys_profile.refresh_from_db()
     assert nordlys_profile.static_selections == [{"id": 4, "name": "Styret"}]
     assert nordlys_profile.sync_favourite_contacts is True
