@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from preferences.models import PersonSyncPreferences
+from preferences.models import OPEN_STATUSES, PendingPreferenceChange, PersonSyncPreferences
 from profiles.models import LinkedUser, SyncProfile
 
 # The Person Synchronization fields, in the order the portals show them. SyncProfile holds
@@ -157,3 +157,12 @@ def profile_preferences_fingerprint(*, profile: SyncProfile) -> str:
     }
     canonical = json.dumps(state, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def pending_change_waiting(*, profile: SyncProfile) -> PendingPreferenceChange | None:
+    """The administrator's change of the profile still waiting for a decision, if any."""
+    return (
+        PendingPreferenceChange.objects.filter(profile=profile, status__in=OPEN_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )

@@ -118,9 +118,13 @@ class PreferencesLocked(ValidationError):
 
 
 def person_sync_preferences_update(
-    *, linked_user: LinkedUser, changes: Mapping[str, Any]
+    *,
+    linked_user: LinkedUser,
+    changes: Mapping[str, Any],
+    initiated_by: InitiatedBy = InitiatedBy.USER,
 ) -> PersonSyncPreferences:
-    """Store a user's overrides; a value of INHERIT returns that field to the default."""
+    """Store a user's overrides; a value of INHERIT returns that field to the default.
+    `initiated_by` is ADMIN when an administrator edits another user's preferences."""
     profile = linked_user.profile
     if not profile.users_can_edit_preferences:
         raise PreferencesLocked(
@@ -129,7 +133,7 @@ def person_sync_preferences_update(
     cleaned = _cleaned_changes(changes, allow_inherit=True)
     with (
         transaction.atomic(),
-        _announcing_effective_changes(profile=profile, initiated_by=InitiatedBy.USER),
+        _announcing_effective_changes(profile=profile, initiated_by=initiated_by),
     ):
         preferences, _ = PersonSyncPreferences.objects.select_for_update().get_or_create(
             linked_user=linked_user

@@ -38,8 +38,16 @@ from preferences.impact import (
     profile_change_submit,
 )
 from preferences.models import PendingPreferenceChange, PersonSyncPreferences
-from preferences.selectors import StaticSelection, effective_preferences_get
-from preferences.services import PreferencesLocked, person_sync_preferences_update
+from preferences.selectors import (
+    StaticSelection,
+    effective_preferences_get,
+    pending_change_waiting,
+)
+from preferences.services import (
+    InitiatedBy,
+    PreferencesLocked,
+    person_sync_preferences_update,
+)
 from profiles.access import get_linked_user_for_user, get_profile_for_admin
 from profiles.models import User
 from syncengine.models import RunKind
@@ -80,7 +88,13 @@ def person_sync_edit(request: HttpRequest, code: UUID) -> HttpResponse:
             return redirect("preferences:person-sync", code=linked_user.code)
         if form.is_valid():
             try:
-                person_sync_preferences_update(linked_user=linked_user, changes=form.changes())
+                person_sync_preferences_update(
+                    linked_user=linked_user,
+                    changes=form.changes(),
+                    initiated_by=(
+                        InitiatedBy.USER if linked_user.user_id == user.pk else InitiatedBy.ADMIN
+                    ),
+                )
             except PreferencesLocked as error:
                 messages.error(request, " ".join(error.messages))
                 return redirect("preferences:person-sync", code=linked_user.code)
@@ -140,7 +154,9 @@ def profile_person_sync_edit(request: HttpRequest, code: UUID) -> HttpResponse:
         else:
             messages.error(request, "Nothing was saved; see the messages below.")
     return render(
-        request, "preferences/profile_person_sync.html", {"profile": profile, "form": form}
+        request,
+        "preferences/profile_person_sync.html",
+        {"profile": profile, "form": form, "waiting": pending_change_waiting(profile=profile)},
     )
 
 

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from preferences.selectors import pending_change_waiting
 from profiles.access import get_linked_user_for_admin, get_profile_for_admin, get_tenant_for_admin
 from profiles.forms import PermanentDeleteForm, ProfileForm
 from profiles.models import User
@@ -80,7 +81,14 @@ def profile_manage(request: HttpRequest, code: UUID) -> HttpResponse:
         messages.error(request, "The profile was not saved; see the messages below.")
     links = linked_users_for_profile(profile=profile).select_related("user")
     return render(
-        request, "profiles/profile_manage.html", {"profile": profile, "form": form, "links": links}
+        request,
+        "profiles/profile_manage.html",
+        {
+            "profile": profile,
+            "form": form,
+            "links": links,
+            "waiting": pending_change_waiting(profile=profile),
+        },
     )
 
 

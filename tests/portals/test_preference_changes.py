@@ -143,6 +143,16 @@ class TestTheSwitchWaitsForConfirmation:
         assert "Users can edit own preferences: No" in content
         assert "Warning: this removes many contacts" in content  # 28 of 30: above the guard
 
+    def test_the_profile_pages_point_to_the_waiting_change(
+        self, login: Login, alice: User, acme_profile: SyncProfile, held: PendingPreferenceChange
+    ) -> None:
+        client = login(alice)
+
+        for url in (f"/manage/profiles/{acme_profile.code}/", defaults_url(acme_profile)):
+            content = client.get(url).content.decode()
+            assert "waiting for your confirmation" in content
+            assert f'href="{change_url(held)}"' in content
+
     def test_a_change_that_alters_no_users_values_saves_at_once(
         self, login: Login, alice: User, acme_profile: SyncProfile, bob_link: LinkedUser
     ) -> None:
