@@ -1,7 +1,8 @@
 """Celery tasks: ids in, one service call, retry policy here.
 
-Tasks are idempotent (a run that finished is not run again; a redelivered run resumes
-under its own lock), so late acknowledgement is safe.
+Tasks are idempotent: a worker claims a run with a conditional update under its user's
+lock, so a duplicate delivery steps aside and a run that finished is not run again; late
+acknowledgement is therefore safe.
 """
 
 from __future__ import annotations
@@ -10,30 +11,37 @@ from typing import Any
 
 from celery import shared_task
 
-# A run waits for another run of the same user for up to an hour, then gives up
-# (the next regular run comes anyway).
+# A run waits for another run of the same user for up to an hour, then its message is
+# dropped (the run stays queued, and is handed over again half an hour later).
 LOCK_RETRY_SECONDS = 30
 LOCK_MAX_RETRIES = 120
-TRANSIENT_MAX_RETRIES = 3
 
 
 @shared_task(bind=True, max_retries=LOCK_MAX_RETRIES, ignore_result=True)
-def sync_run_task(self: Any, run_id: int, transient_failures: int = 0) -> None:
+def sync_run_task(
+    self: Any,
+    run_id: int,
+    checking_back: bool = False,
+    transient_failures: int = 0,  # in messages sent before attempts were counted on the run
+) -> None:
     from syncengine.locks import LockHeld
     from syncengine.orchestration import RetryLater, sync_run_perform
 
     try:
-        sync_run_perform(run_id=run_id, final_attempt=transient_failures >= TRANSIENT_MAX_RETRIES)
+        sync_run_perform(run_id=run_id, checking_back=checking_back)
     except LockHeld as busy:
-        raise self.retry(exc=busy, countdown=LOCK_RETRY_SECONDS) from busy
+        raise self.retry(
+            exc=busy, countdown=LOCK_RETRY_SECONDS, args=(run_id,), kwargs={}
+        ) from busy
     except RetryLater as later:
-        # Both args and kwargs: a retry otherwise reuses the first call's positional
-        # arguments, and would pass the run id twice.
+        # The run was queued again to be resumed after its backoff, or this delivery
+        # comes back to see whether the one holding the run's lock is alive. Both args
+        # and kwargs: a retry otherwise reuses the first call's.
         raise self.retry(
             exc=later,
-            countdown=later.seconds * 2**transient_failures,
+            countdown=later.seconds,
             args=(run_id,),
-            kwargs={"transient_failures": transient_failures + 1},
+            kwargs={"checking_back": later.check_back},
         ) from later
 
 

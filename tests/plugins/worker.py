@@ -8,13 +8,14 @@ other test's message can reach it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,11 @@ def _database_url(settings_dict: dict[str, Any]) -> str:
 
 
 class WorkerProcess:
-    def __init__(self, *, queue: str, extra_env: dict[str, str]) -> None:
+    def __init__(self, *, queue: str, extra_env: dict[str, str], name: str = "") -> None:
         self.queue = queue
-        self.node = f"test-{queue}@localhost"
-        self.log = Path(f"/tmp/{queue}.log")  # noqa: S108 - a test's own log file
+        label = f"{queue}-{name}" if name else queue
+        self.node = f"test-{label}@localhost"
+        self.log = Path(f"/tmp/{label}.log")  # noqa: S108 - a test's own log file
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(connection.settings_dict),
@@ -103,11 +105,24 @@ class WorkerProcess:
         os.kill(child, signal.SIGKILL)
         return child
 
+    def kill(self) -> None:
+        """SIGKILL the whole worker, its main process and its pool, as a lost machine
+        would: the message of the task it ran stays unacknowledged at the broker."""
+        children = self.pool_child_pids()
+        self.process.kill()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        self.process.wait()
+
     def output(self) -> str:
         self._log_file.flush()
         return self.log.read_text()
 
     def stop(self) -> None:
+        if self.process.poll() is not None:
+            self._log_file.close()
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
@@ -135,3 +150,21 @@ def celery_worker(
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def more_workers(celery_worker: WorkerProcess) -> Iterator[Callable[[], WorkerProcess]]:
+    """Start further workers on the `celery_worker`'s queue, each a process of its own."""
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        worker = WorkerProcess(queue=celery_worker.queue, extra_env={}, name=f"w{len(started) + 2}")
+        started.append(worker)
+        worker.wait_until_ready()
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()

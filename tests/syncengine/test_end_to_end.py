@@ -1,5 +1,6 @@
 """Each run kind through a real Celery worker on Redis, into a real Radicale address book,
-reading the live sandbox; a worker killed mid-run; lost state and a re-linked user."""
+reading the live sandbox; a worker killed mid-run, a whole worker lost, a duplicated
+delivery; lost state and a re-linked user."""
 
 from __future__ import annotations
 
@@ -19,8 +20,14 @@ from profiles.models import LinkedUser, TargetAccount
 from profiles.services import linked_user_delete, linked_user_link
 from profiles.signals import link_readiness_changed
 from sandbox.testing import SandboxControl
+from syncengine.locks import LOCK_TTL_SECONDS, run_lock_owner
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
-from syncengine.orchestration import sync_run_perform, sync_run_request
+from syncengine.orchestration import (
+    STALE_RUN_AFTER,
+    stale_runs_recover,
+    sync_run_perform,
+    sync_run_request,
+)
 from tests.plugins.nordlys import TENANT
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.plugins.worker import WorkerProcess
@@ -218,3 +225,68 @@ def test_a_wiped_mapping_table_and_a_relinked_user_never_duplicate(
     assert first.created_count == 0
     assert person_ids_in(book) == synced
     assert mapped_person_ids(relinked) == synced
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicated_delivery_runs_once_and_the_other_steps_aside(
+    celery_worker: WorkerProcess,
+    more_workers: Callable[[], WorkerProcess],
+    ingrid_link: LinkedUser,
+    radicale: RadicaleHelper,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from syncengine import tasks
+
+    second = more_workers()
+    book = radicale.new_mailbox("twice")
+    person_sync_preferences_update(linked_user=ingrid_link, changes={"static_selections": [LEADS]})
+    # The run's message is held back, then delivered twice at once, to two workers.
+    monkeypatch.setattr(tasks.sync_run_task, "delay", lambda *args: None)
+    connect_mailbox(ingrid_link, book)
+    run = SyncRun.objects.get(linked_user=ingrid_link)
+    for _ in range(2):
+        tasks.sync_run_task.apply_async((run.pk,), queue=celery_worker.queue)
+
+    done = finished(run.pk, worker=celery_worker)
+
+    logs = celery_worker.output() + second.output()
+    assert done.status == RunStatus.SUCCEEDED, done.error_text
+    assert logs.count("sync run starting") == 1
+    assert "stepped aside" in logs
+    assert done.attempt == 1
+    in_book = person_ids_in(book)
+    assert len(in_book) == len(set(in_book)) == done.created_count >= 60
+    assert in_book == mapped_person_ids(ingrid_link)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_run_whose_whole_worker_died_is_resumed_to_the_end(
+    celery_worker: WorkerProcess,
+    more_workers: Callable[[], WorkerProcess],
+    ingrid_link: LinkedUser,
+    radicale: RadicaleHelper,
+) -> None:
+    book = radicale.new_mailbox("lost-worker")
+    person_sync_preferences_update(linked_user=ingrid_link, changes={"static_selections": [LEADS]})
+    connect_mailbox(ingrid_link, book)
+    run_id = SyncRun.objects.get(linked_user=ingrid_link).pk
+    wait_for(lambda: card_count(book) >= 3, what="the first cards to be written")
+
+    # The machine is lost: its message stays unacknowledged at the broker for the
+    # visibility timeout (most of an hour), and its lock expires, since nothing renews it.
+    celery_worker.kill()
+    survivor = more_workers()
+    wait_for(
+        lambda: run_lock_owner(linked_user_id=ingrid_link.pk) is None,
+        seconds=LOCK_TTL_SECONDS + 10,
+        what="the dead worker's lock to expire",
+    )
+    # What the dispatcher does every minute.
+    assert stale_runs_recover(now=timezone.now() + STALE_RUN_AFTER).resumed == 1
+
+    run = finished(run_id, worker=survivor)
+    assert run.status == RunStatus.SUCCEEDED, run.error_text
+    assert run.attempt == 2
+    in_book = person_ids_in(book)
+    assert len(in_book) == len(set(in_book)) >= 60
+    assert in_book == mapped_person_ids(ingrid_link)

@@ -18,18 +18,21 @@ from profiles.models import LinkedUser, SuperOfficeToken, TargetAccount, User
 from profiles.services import linked_user_delete, linked_user_link, linked_user_set_enabled
 from profiles.signals import link_readiness_changed
 from sandbox.testing import SandboxControl
-from syncengine.locks import LockHeld, run_lock
+from syncengine.locks import LOCK_TTL_SECONDS, LockHeld, run_lock
 from syncengine.models import RunKind, RunStatus, SyncRun, SyncSchedule
 from syncengine.orchestration import (
+    MAX_ATTEMPTS,
     RetryLater,
     first_run_queue_if_ready,
     link_waiting_for,
+    resume_delay,
     stale_runs_recover,
     sync_dispatch_due,
     sync_run_perform,
     sync_run_request,
 )
 from syncengine.targets import TARGETS
+from syncengine.targets.base import TargetError
 from syncengine.targets.memory import RecordingTarget
 from synchronizer.logcontext import RunContextFilter
 from tests.plugins.nordlys import TENANT
@@ -230,17 +233,53 @@ def test_one_run_per_user_at_a_time(ready_link: LinkedUser, target: RecordingTar
     assert target.writes() == 0
 
 
-def test_a_redelivered_task_resumes_its_own_run(
+def test_a_redelivered_task_takes_over_a_run_whose_worker_died(
     ready_link: LinkedUser, target: RecordingTarget
 ) -> None:
     run = SyncRun.objects.get(linked_user=ready_link)
-    # The first delivery died while running: its lock and RUNNING status are left behind.
-    SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
-    with run_lock(linked_user_id=ready_link.pk, owner=str(run.code)):
-        sync_run_perform(run_id=run.pk)
+    # The first delivery claimed the run and died: RUNNING is left behind, and its lock
+    # expired, since nothing renews it.
+    SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, attempt=1)
+
+    sync_run_perform(run_id=run.pk)
 
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
+    assert run.attempt == 2
+
+
+def test_a_second_delivery_never_shares_the_lock_its_first_delivery_holds(
+    ready_link: LinkedUser, target: RecordingTarget
+) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+    SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, attempt=1)
+
+    with run_lock(linked_user_id=ready_link.pk, owner=str(run.code)):
+        # It steps aside for now, and looks again once that lock would have expired.
+        with pytest.raises(RetryLater) as later:
+            sync_run_perform(run_id=run.pk)
+        assert later.value.check_back
+        assert LOCK_TTL_SECONDS - 2 <= later.value.seconds <= LOCK_TTL_SECONDS + 3
+        # Still held then: the first delivery is alive (it renewed it); this one is done.
+        sync_run_perform(run_id=run.pk, checking_back=True)
+
+    assert target.writes() == 0
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == (RunStatus.RUNNING, 1)
+
+
+def test_a_queued_run_is_claimed_by_one_delivery_only(
+    ready_link: LinkedUser, target: RecordingTarget
+) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    sync_run_perform(run_id=run.pk)
+    # The duplicate came when the first had finished: nothing to claim.
+    sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == (RunStatus.SUCCEEDED, 1)
+    assert target.writes() == run.created_count
 
 
 def test_superoffice_down_queues_the_same_run_again(
@@ -249,10 +288,12 @@ def test_superoffice_down_queues_the_same_run_again(
     run = SyncRun.objects.get(linked_user=ready_link)
     sandbox.set_maintenance(tenant=TENANT)
 
-    with pytest.raises(RetryLater):
+    with pytest.raises(RetryLater) as later:
         sync_run_perform(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED
+    assert later.value.seconds == 30
+    assert "Attempt 1 of 12 did not complete" in run.error_text
 
     sync_run_perform(run_id=run.pk, final_attempt=True)
     run.refresh_from_db()
@@ -423,8 +464,9 @@ def test_a_transient_failure_is_retried_by_the_task_then_recorded(
     sync_run_task.apply(args=(run.pk,))
 
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILED
-    assert "Tried several times" in run.error_text
+    assert (run.status, run.attempt) == (RunStatus.FAILED, MAX_ATTEMPTS)
+    assert f"Gave up after {MAX_ATTEMPTS} attempts" in run.error_text
+    assert "nothing was changed" in run.error_text
 
 
 def test_a_redelivered_run_that_had_written_starts_its_record_afresh(
@@ -485,54 +527,193 @@ def test_a_lost_lock_stops_the_writes_and_queues_the_run_again(
 def test_a_mailbox_refusing_every_write_stops_the_run_early(
     ready_link: LinkedUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncengine.targets.base import TargetError
-
-    class Unreachable(RecordingTarget):
-        def create(self, *, card: Any) -> Any:
-            self.calls.append(("create", card.person_id))
-            raise TargetError("connection refused")
-
     unreachable = Unreachable()
     monkeypatch.setitem(TARGETS, "carddav", lambda account: unreachable)
     run = SyncRun.objects.get(linked_user=ready_link)
 
-    sync_run_perform(run_id=run.pk)
+    with pytest.raises(RetryLater):
+        sync_run_perform(run_id=run.pk)
 
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILED
-    assert "refused 5 writes in a row" in run.error_text
+    assert run.status == RunStatus.QUEUED  # to be resumed
+    assert "refused 5 writes" in run.error_text
     assert len(unreachable.calls) == 5
 
 
-def test_stale_runs_are_closed_and_lost_queued_runs_handed_over_again(
-    ready_link: LinkedUser, published: list[int]
+BOARD = {"id": 4, "name": "Styret"}  # 8 persons
+
+
+class Unreachable(RecordingTarget):
+    """A mailbox that refuses every write for now (down, or throttling us)."""
+
+    def create(self, *, card: Any) -> Any:
+        self.calls.append(("create", card.person_id))
+        raise TargetError("connection refused")
+
+
+def test_a_preference_change_the_mailbox_refused_is_resumed_with_its_change(
+    ready_link: LinkedUser,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    SyncRun.objects.update(status=RunStatus.SUCCEEDED)
+    with django_capture_on_commit_callbacks(execute=True):
+        person_sync_preferences_update(
+            linked_user=ready_link, changes={"static_selections": [BOARD]}
+        )
+    catch_up = SyncRun.objects.get(status=RunStatus.QUEUED)
+    change = catch_up.trigger["preference_change"]
+    monkeypatch.setitem(TARGETS, "carddav", lambda account: Unreachable())
+
+    with pytest.raises(RetryLater) as later:
+        sync_run_perform(run_id=catch_up.pk)
+
+    # The same run is queued again, with its kind and change, after a backoff.
+    catch_up.refresh_from_db()
+    assert (catch_up.status, catch_up.kind, catch_up.attempt) == (
+        RunStatus.QUEUED,
+        RunKind.PREFERENCE_CHANGE,
+        1,
+    )
+    assert catch_up.trigger["preference_change"] == change
+    assert later.value.seconds == resume_delay(attempt=1)
+    # A request meanwhile merges into it, as into any queued run.
+    assert sync_run_request(linked_user_id=ready_link.pk, kind=RunKind.REGULAR) == catch_up
+
+    working = RecordingTarget()
+    monkeypatch.setitem(TARGETS, "carddav", lambda account: working)
+    sync_run_perform(run_id=catch_up.pk)
+
+    catch_up.refresh_from_db()
+    assert (catch_up.status, catch_up.attempt) == (RunStatus.SUCCEEDED, 2)
+    assert catch_up.error_text == ""
+    assert catch_up.created_count == len(working.person_ids) >= 6  # the board's persons
+    assert SyncRun.objects.filter(linked_user=ready_link).count() == 2  # one row per run
+
+
+def test_a_mailbox_that_cannot_be_reached_for_now_resumes_the_run(
+    ready_link: LinkedUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(account: object) -> RecordingTarget:
+        raise TargetError("The address book did not answer within 30 seconds.")
+
+    monkeypatch.setitem(TARGETS, "carddav", unreachable)
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    with pytest.raises(RetryLater):
+        sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (run.status, run.kind) == (RunStatus.QUEUED, RunKind.FIRST)
+    assert "did not answer" in run.error_text
+
+
+def test_a_partial_run_whose_writes_were_refused_is_resumed_until_complete(
+    ready_link: LinkedUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class OneRefused(RecordingTarget):
+        def create(self, *, card: Any) -> Any:
+            if not self.calls:
+                self.calls.append(("create", card.person_id))
+                raise TargetError("429 Too Many Requests")
+            return super().create(card=card)
+
+    flaky = OneRefused()
+    monkeypatch.setitem(TARGETS, "carddav", lambda account: flaky)
+    run = SyncRun.objects.get(linked_user=ready_link)
+
+    with pytest.raises(RetryLater):
+        sync_run_perform(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+    refused = flaky.calls[0][1]
+    assert refused not in flaky.person_ids
+
+    sync_run_perform(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == (RunStatus.SUCCEEDED, 2)
+    assert refused in flaky.person_ids
+
+
+def test_resumes_back_off_exponentially_up_to_a_cap() -> None:
+    delays = [resume_delay(attempt=attempt) for attempt in range(1, MAX_ATTEMPTS)]
+
+    assert delays[:6] == [30, 60, 120, 240, 480, 600]
+    assert max(delays) == 600
+
+
+def test_a_run_whose_worker_died_is_resumed_and_lost_queued_runs_handed_over_again(
+    ready_link: LinkedUser,
+    published: list[int],
+    django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     queued = SyncRun.objects.get(linked_user=ready_link)
     long_ago = timezone.now() - timedelta(hours=1)
     SyncRun.objects.filter(pk=queued.pk).update(published_at=long_ago)
+    change: dict[str, Any] = {"preference_change": {"old": {}, "new": {}}}
     dead = SyncRun.objects.create(
         linked_user=ready_link,
-        kind=RunKind.REGULAR,
+        kind=RunKind.PREFERENCE_CHANGE,
+        trigger=change,
         status=RunStatus.RUNNING,
         started_at=long_ago,
+        attempt=1,
     )
     alive = SyncRun.objects.create(
         linked_user=ready_link,
         kind=RunKind.REGULAR,
         status=RunStatus.RUNNING,
         started_at=long_ago,
+        attempt=1,
     )
 
-    with run_lock(linked_user_id=ready_link.pk, owner=str(alive.code)):
+    published.clear()
+    with (
+        run_lock(linked_user_id=ready_link.pk, owner=str(alive.code)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         result = stale_runs_recover()
 
-    assert (result.failed, result.republished) == (1, 1)
+    assert (result.resumed, result.failed, result.republished) == (1, 0, 1)
     dead.refresh_from_db()
     alive.refresh_from_db()
-    assert dead.status == RunStatus.FAILED
-    assert "worker running this run stopped" in dead.error_text
+    # The same run goes on, with its kind and change: not closed as failed.
+    assert (dead.status, dead.kind, dead.trigger) == (
+        RunStatus.QUEUED,
+        RunKind.PREFERENCE_CHANGE,
+        change,
+    )
+    assert "worker running it stopped" in dead.error_text
     assert alive.status == RunStatus.RUNNING
+    assert sorted(published) == sorted([dead.pk, queued.pk])
     assert stale_runs_recover().republished == 0  # handed over once per half hour
+
+
+def test_a_queued_run_whose_task_waits_for_the_lock_is_never_handed_over_again(
+    ready_link: LinkedUser, target: RecordingTarget
+) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+    SyncRun.objects.filter(pk=run.pk).update(published_at=timezone.now() - timedelta(minutes=29))
+
+    # Its task is alive: it waits for another run of the user, trying every 30 s.
+    with run_lock(linked_user_id=ready_link.pk, owner="another-run"), pytest.raises(LockHeld):
+        sync_run_perform(run_id=run.pk)
+
+    assert stale_runs_recover(now=timezone.now() + timedelta(minutes=5)).republished == 0
+
+
+def test_a_run_whose_worker_died_too_often_is_closed_in_words(ready_link: LinkedUser) -> None:
+    run = SyncRun.objects.get(linked_user=ready_link)
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(hours=1), attempt=12
+    )
+
+    assert stale_runs_recover().failed == 1
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "Gave up after 12 attempts" in run.error_text
 
 
 def test_held_deletions_the_mailbox_refuses_stay_held_with_the_reason(
