@@ -3,6 +3,7 @@ and each tenant's health. Reads only, for Django staff (views check that)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +13,8 @@ from django.utils import timezone
 
 from profiles.models import LinkedUser, Tenant
 from syncengine.metrics import broker_queue_depths
-from syncengine.models import RunStatus, SyncRun
+from syncengine.models import RunKind, RunStatus, SyncRun
+from syncengine.services import run_kinds
 from synchronizer.celery import app
 
 FAILED_STATUSES = (RunStatus.FAILED, RunStatus.PARTIAL)
@@ -87,18 +89,70 @@ def runs_per_hour(*, now: datetime | None = None, hours: int = 24) -> list[HourS
     ]
 
 
+# A later successful run of one of these kinds read at least what a run of the key's kind
+# reads (first and housekeeping runs read every source).
+COVERED_BY: dict[str, frozenset[str]] = {
+    RunKind.REGULAR: frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING, RunKind.REGULAR}),
+    RunKind.FIRST: frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING}),
+    RunKind.HOUSEKEEPING: frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING}),
+    RunKind.PREFERENCE_CHANGE: frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING}),
+}
+# Failures looked at per page: the newest, whatever their users.
+ATTENTION_CANDIDATES = 500
+
+
+def _covers(success: SyncRun, failure: SyncRun) -> bool:
+    if str(failure.code) in success.trigger.get("retry_of", []):
+        return True
+    kinds = run_kinds(success)
+    return all(kinds & COVERED_BY[kind] for kind in run_kinds(failure))
+
+
 def runs_needing_attention(*, limit: int = 50) -> list[SyncRun]:
-    """Recent failed or partial runs, and runs held by the mass-delete guard, newest first,
-    each user's latest only (an older failure already superseded is not news)."""
+    """Failed and partial runs until a later run of the same user that covers their kinds
+    succeeded (a regular run does not make up for a failed preference change; the
+    failure's retry does), and each user's latest run when the mass-delete guard holds
+    it; newest first. Of one user's failures of the same kinds and change, only the
+    newest counts."""
     latest = SyncRun.objects.values("linked_user_id").annotate(last=Max("pk")).values("last")
-    return list(
-        SyncRun.objects.filter(
-            pk__in=latest,
-            status__in=(*FAILED_STATUSES, RunStatus.NEEDS_CONFIRMATION),
-        )
-        .select_related("linked_user__tenant", "linked_user__profile")
-        .order_by("-finished_at")[:limit]
+    runs = SyncRun.objects.select_related("linked_user__tenant", "linked_user__profile")
+    candidates = list(
+        runs.filter(status__in=FAILED_STATUSES).order_by("-finished_at")[:ATTENTION_CANDIDATES]
     )
+    held = list(runs.filter(pk__in=latest, status=RunStatus.NEEDS_CONFIRMATION))
+    successes: dict[int, list[SyncRun]] = {}
+    if candidates:
+        for success in SyncRun.objects.filter(
+            linked_user_id__in={run.linked_user_id for run in candidates},
+            status=RunStatus.SUCCEEDED,
+            finished_at__gt=min(run.finished_at or timezone.now() for run in candidates),
+        ).only("pk", "code", "linked_user_id", "kind", "trigger", "finished_at"):
+            successes.setdefault(success.linked_user_id, []).append(success)
+    seen: set[tuple[int, tuple[str, ...], str]] = set()
+    unresolved: list[SyncRun] = []
+    for run in candidates:
+        # An older failure of the same kinds and change asked for the same work as this
+        # one: listed, or resolved, with it.
+        key = (
+            run.linked_user_id,
+            tuple(sorted(run_kinds(run))),
+            json.dumps(run.trigger.get("preference_change"), sort_keys=True),
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        finished = run.finished_at or timezone.now()
+        if not any(
+            success.finished_at and success.finished_at > finished and _covers(success, run)
+            for success in successes.get(run.linked_user_id, [])
+        ):
+            unresolved.append(run)
+    every = sorted(
+        [*unresolved, *held],
+        key=lambda run: run.finished_at or run.queued_at,
+        reverse=True,
+    )
+    return every[:limit]
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from syncengine.console import queue_state, runs_needing_attention, runs_per_hour, tenants_health
-from syncengine.models import RunKind, SyncRun
-from syncengine.orchestration import sync_run_request
+from syncengine.models import SyncRun
+from syncengine.orchestration import sync_run_retry
 
 View = Callable[..., HttpResponse]
 CHART_HEIGHT = 120
@@ -69,9 +69,7 @@ def console(request: HttpRequest) -> HttpResponse:
 @require_POST
 def retry_run(request: HttpRequest, code: UUID) -> HttpResponse:
     run = get_object_or_404(SyncRun.objects.select_related("linked_user"), code=code)
-    # A first run already happened (or half happened): a housekeeping run reads the same.
-    kind = RunKind.HOUSEKEEPING if run.kind == RunKind.FIRST else RunKind(run.kind)
-    retried = sync_run_request(linked_user_id=run.linked_user_id, kind=kind)
+    retried = sync_run_retry(run_id=run.pk)
     if retried is None:
         messages.error(
             request, f"{run.linked_user.email} cannot run now (disabled, deleted or not ready)."

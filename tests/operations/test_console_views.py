@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from preferences.selectors import effective_preferences_get
 from profiles.models import LinkedUser, User
 from syncengine.models import RunKind, RunStatus, SyncRun, SyncSchedule
+from syncengine.planner import PreferenceChange
 
 
 @pytest.fixture
@@ -74,6 +79,32 @@ def test_retry_queues_a_new_run_for_the_user(
     assert retried.kind == RunKind.REGULAR
     assert retried.status == RunStatus.QUEUED
     assert "is queued" in response.content.decode()
+
+
+def test_retry_re_runs_exactly_what_failed(
+    client: Client,
+    operator: User,
+    failed_run: SyncRun,
+    published_runs: list[int],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    before = effective_preferences_get(linked_user=failed_run.linked_user)
+    after = replace(before, sync_favourite_contacts=not before.sync_favourite_contacts)
+    change = PreferenceChange(old=before, new=after).as_json()
+    SyncRun.objects.filter(pk=failed_run.pk).update(
+        kind=RunKind.PREFERENCE_CHANGE,
+        trigger={"preference_change": change, "merged_kinds": [RunKind.REGULAR]},
+    )
+    client.force_login(operator)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/operations/runs/{failed_run.code}/retry/")
+
+    retried = SyncRun.objects.exclude(pk=failed_run.pk).get()
+    assert retried.kind == RunKind.PREFERENCE_CHANGE
+    assert retried.trigger["preference_change"] == change
+    assert retried.trigger["merged_kinds"] == [RunKind.REGULAR]
+    assert published_runs == [retried.pk]
 
 
 def test_retry_of_a_disabled_user_says_why_nothing_happened(

@@ -10,11 +10,11 @@ from syncengine.console import queue_state, runs_needing_attention, runs_per_hou
 from syncengine.models import RunKind, RunStatus, SyncRun
 
 
-def _run(link: LinkedUser, status: str, *, hours_ago: float = 0) -> SyncRun:
+def _run(
+    link: LinkedUser, status: str, *, hours_ago: float = 0, kind: str = RunKind.REGULAR
+) -> SyncRun:
     finished = timezone.now() - timedelta(hours=hours_ago)
-    return SyncRun.objects.create(
-        linked_user=link, kind=RunKind.REGULAR, status=status, finished_at=finished
-    )
+    return SyncRun.objects.create(linked_user=link, kind=kind, status=status, finished_at=finished)
 
 
 def test_runs_per_hour_counts_runs_and_failures_with_empty_hours(alice_link: LinkedUser) -> None:
@@ -68,3 +68,30 @@ def test_queue_state_with_no_worker_and_with_the_broker_down(
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     down = queue_state()
     assert down.broker_error.startswith("The broker does not answer")
+
+
+def test_a_failure_stays_until_a_later_run_covering_its_kinds_succeeded(
+    alice_link: LinkedUser,
+) -> None:
+    change = _run(alice_link, RunStatus.FAILED, hours_ago=3, kind=RunKind.PREFERENCE_CHANGE)
+    _run(alice_link, RunStatus.SUCCEEDED, hours_ago=2)  # a regular run reads less
+
+    assert runs_needing_attention() == [change]
+
+    _run(alice_link, RunStatus.SUCCEEDED, hours_ago=1, kind=RunKind.HOUSEKEEPING)
+    assert runs_needing_attention() == []
+
+
+def test_a_failure_is_resolved_by_its_retry_and_listed_once_per_kind(
+    alice_link: LinkedUser,
+) -> None:
+    older = _run(alice_link, RunStatus.FAILED, hours_ago=4, kind=RunKind.PREFERENCE_CHANGE)
+    newer = _run(alice_link, RunStatus.PARTIAL, hours_ago=3, kind=RunKind.PREFERENCE_CHANGE)
+
+    assert runs_needing_attention() == [newer]
+
+    retry = _run(alice_link, RunStatus.SUCCEEDED, hours_ago=1, kind=RunKind.PREFERENCE_CHANGE)
+    retry.trigger = {"retry_of": [str(newer.code)]}
+    retry.save()
+    assert older.status == RunStatus.FAILED
+    assert runs_needing_attention() == []  # the older one asked for the same
