@@ -35,6 +35,7 @@ from preferences.services import (
     profile_defaults_update,
     profile_users_can_edit_set,
 )
+from preferences.tasks import preference_change_impact_task
 from profiles.models import LinkedUser, SyncProfile, User
 from profiles.selectors import linked_users_for_profile
 from syncengine.models import PersonMapping, RunKind, SyncSchedule
@@ -119,8 +120,6 @@ def _apply(*, profile: SyncProfile, change: ProfileChange) -> None:
 
 
 def _queue_computation(pending: PendingPreferenceChange) -> None:
-    from preferences.tasks import preference_change_impact_task
-
     transaction.on_commit(
         partial(preference_change_impact_task.delay, pending.pk, pending.computation)
     )
