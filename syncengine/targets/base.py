@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from syncengine.rendering import ContactCard
@@ -64,7 +65,27 @@ class Target(ABC):
 
     @abstractmethod
     def list_own(self) -> list[OwnContact]:
-        """Every contact that carries our mark (to rebuild lost mapping state)."""
+        """Every contact that carries our mark, read in full (to rebuild lost mapping state)."""
+
+    @abstractmethod
+    def listing(self) -> dict[str, str]:
+        """Every contact in the address book: its ref and its version (etag). One cheap
+        request where the target allows it: no contents are read."""
+
+    @abstractmethod
+    def marks(self, refs: Collection[str]) -> dict[str, OwnContact | None]:
+        """Our mark on each contact at `refs`: the mark, or None for a contact without it.
+        Refs no longer on the target are left out. Read only for refs that are ours or at
+        our own deterministic place (`ref_for`)."""
+
+    @abstractmethod
+    def ref_for(self, uid: str) -> str | None:
+        """Where a create puts the contact with this UID, for targets whose refs we choose
+        (CardDAV's deterministic href); None where the target names objects itself."""
+
+    @abstractmethod
+    def uid_at(self, ref: str) -> str | None:
+        """The UID whose deterministic place is `ref` (the inverse of `ref_for`), if any."""
 
     def close(self) -> None:  # noqa: B027 - most targets have nothing to release
         """Release connections."""

@@ -4,6 +4,8 @@ Every card we write has a deterministic UID and href (`{collection}/{uid}.vcf`) 
 mark `X-SUPEROFFICE-PERSONID`. Creates use `If-None-Match: *`, so a retried create can
 never make a second copy; updates and deletes use `If-Match`, and a card whose etag moved
 (edited in the mailbox) is re-read and overwritten only when it still carries our mark.
+The listing that drift healing compares with is one PROPFIND (Depth 1, etags only); cards
+are read back with addressbook-multiget only where the listing shows a difference.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 # Only the type: parsing goes through defusedxml.
 from xml.etree.ElementTree import Element
@@ -391,6 +393,61 @@ class CardDAVTarget(Target):
                 )
         return own
 
+    def listing(self) -> dict[str, str]:
+        """Every card's href and etag: one PROPFIND (Depth 1), no card bodies. The same
+        request reads the collection's vCard versions, so a write after it needs no other."""
+        response = self._request(
+            "PROPFIND",
+            self.collection_url,
+            headers={"Depth": "1", "Content-Type": XML_CONTENT_TYPE},
+            body=propfind_body(
+                (DAV, "resourcetype"), (DAV, "getetag"), (CARDDAV, "supported-address-data")
+            ),
+            doing="listing the address book",
+        )
+        if response.status_code == 404:
+            raise self._collection_gone()
+        if response.status_code != 207:
+            raise self._unexpected(response, doing="listing the address book")
+        collection = self._path(self.collection_url)
+        listed: dict[str, str] = {}
+        for entry in self._parse(response):
+            path = self._path(entry.href)
+            if path == collection:
+                if self._version is None:
+                    self._version = self._collection_version(entry)
+            elif entry.status == 200 and not entry.has_resourcetype(DAV, "collection"):
+                listed[path] = entry.text(DAV, "getetag").strip()
+        return listed
+
+    def marks(self, refs: Collection[str]) -> dict[str, OwnContact | None]:
+        """Our mark on each card at `refs`, read with addressbook-multiget batches."""
+        hrefs = sorted(refs)
+        found: dict[str, OwnContact | None] = {}
+        for start in range(0, len(hrefs), MULTIGET_BATCH_SIZE):
+            for entry in self._multiget(hrefs[start : start + MULTIGET_BATCH_SIZE]):
+                if entry.status != 200:
+                    continue
+                ref, etag = self._path(entry.href), entry.text(DAV, "getetag").strip()
+                mark = vcard_mark(entry.text(CARDDAV, "address-data"))
+                found[ref] = (
+                    OwnContact(uid=mark.uid, person_id=mark.person_id, ref=ref, etag=etag)
+                    if mark is not None
+                    else None
+                )
+        return found
+
+    def ref_for(self, uid: str) -> str:
+        return self.href_for(uid)
+
+    def uid_at(self, ref: str) -> str | None:
+        path, collection = self._path(ref), self._path(self.collection_url)
+        name = path.removeprefix(collection)
+        if name == path or "/" in name or not name.endswith(".vcf"):
+            return None
+        uid = unquote(name.removesuffix(".vcf"))
+        return uid if self.href_for(uid) == path else None
+
     def close(self) -> None:
         self.session.close()
 
@@ -421,13 +478,14 @@ class CardDAVTarget(Target):
         if response.status_code != 207:
             raise self._unexpected(response, doing="opening the address book")
         entries = self._parse(response)
-        if not entries or not entries[0].has_resourcetype(CARDDAV, "addressbook"):
-            raise TargetError(
-                f"{self.collection_url} is not an address book; verify the mailbox "
-                "credentials again to find it.",
-                permanent=True,
-            )
-        supported = entries[0].props.get(clark(CARDDAV, "supported-address-data"))
+        if not entries:
+            raise self._not_an_addressbook()
+        return self._collection_version(entries[0])
+
+    def _collection_version(self, collection: DavResponse) -> str:
+        if not collection.has_resourcetype(CARDDAV, "addressbook"):
+            raise self._not_an_addressbook()
+        supported = collection.props.get(clark(CARDDAV, "supported-address-data"))
         if supported is not None:
             for data_type in supported.iter(clark(CARDDAV, "address-data-type")):
                 if (
@@ -436,6 +494,13 @@ class CardDAVTarget(Target):
                 ):
                     return "4.0"
         return "3.0"
+
+    def _not_an_addressbook(self) -> TargetError:
+        return TargetError(
+            f"{self.collection_url} is not an address book; verify the mailbox "
+            "credentials again to find it.",
+            permanent=True,
+        )
 
     # -- reads -----------------------------------------------------------------------------
 

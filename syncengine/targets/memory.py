@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from syncengine.rendering import ContactCard
@@ -11,6 +13,7 @@ from syncengine.targets.base import (
     ContactGone,
     OwnContact,
     Target,
+    TargetError,
     WrittenContact,
 )
 
@@ -19,31 +22,43 @@ from syncengine.targets.base import (
 class _Stored:
     card: ContactCard
     etag: str
+    # False once a mailbox client rewrote the card without our mark, or for someone else's.
+    marked: bool = True
 
 
 @dataclass
 class RecordingTarget(Target):
-    """Keeps cards by ref; `calls` lists ("create" | "update" | "delete", person id)."""
+    """Keeps cards by ref; `calls` lists the writes ("create" | "update" | "delete", person
+    id), `reads` the reads ("listing" | "marks" | "list_own"). Like a CardDAV server, a
+    write whose etag is current goes through; with a stale etag only a card that still
+    carries our mark is changed. `mailbox_*` change the book as a mailbox user would."""
 
     contacts: dict[str, _Stored] = field(default_factory=dict)
     calls: list[tuple[str, int]] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
     _versions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _etag(self) -> str:
         return f'"{next(self._versions)}"'
 
     def create(self, *, card: ContactCard) -> WrittenContact:
-        ref = f"/contacts/{card.uid}.vcf"
+        ref = self.ref_for(card.uid)
         self.calls.append(("create", card.person_id))
         if ref in self.contacts:
-            raise ContactExists(WrittenContact(ref=ref, etag=self.contacts[ref].etag))
+            stored = self.contacts[ref]
+            if not stored.marked:
+                raise TargetError(f"A contact that Synchronizer did not create is at {ref}.")
+            raise ContactExists(WrittenContact(ref=ref, etag=stored.etag))
         stored = self.contacts[ref] = _Stored(card=card, etag=self._etag())
         return WrittenContact(ref=ref, etag=stored.etag)
 
     def update(self, *, ref: str, etag: str, card: ContactCard) -> WrittenContact:
         self.calls.append(("update", card.person_id))
-        if ref not in self.contacts:
+        stored = self.contacts.get(ref)
+        if stored is None:
             raise ContactGone(f"No contact at {ref}.")
+        if etag != stored.etag and not stored.marked:
+            raise TargetError(f"The contact at {ref} no longer carries Synchronizer's mark.")
         stored = self.contacts[ref] = _Stored(card=card, etag=self._etag())
         return WrittenContact(ref=ref, etag=stored.etag)
 
@@ -52,13 +67,58 @@ class RecordingTarget(Target):
         self.calls.append(("delete", stored.card.person_id if stored else -1))
         if stored is None:
             raise ContactGone(f"No contact at {ref}.")
+        if etag != stored.etag and not stored.marked:
+            raise ContactGone(f"The contact at {ref} is no longer ours; it was left untouched.")
         del self.contacts[ref]
 
     def list_own(self) -> list[OwnContact]:
+        self.reads.append("list_own")
         return [
             OwnContact(uid=s.card.uid, person_id=s.card.person_id, ref=ref, etag=s.etag)
             for ref, s in self.contacts.items()
+            if s.marked
         ]
+
+    def listing(self) -> dict[str, str]:
+        self.reads.append("listing")
+        return {ref: stored.etag for ref, stored in self.contacts.items()}
+
+    def marks(self, refs: Collection[str]) -> dict[str, OwnContact | None]:
+        self.reads.append("marks")
+        return {
+            ref: (
+                OwnContact(uid=s.card.uid, person_id=s.card.person_id, ref=ref, etag=s.etag)
+                if s.marked
+                else None
+            )
+            for ref in refs
+            if (s := self.contacts.get(ref)) is not None
+        }
+
+    def ref_for(self, uid: str) -> str:
+        return f"/contacts/{uid}.vcf"
+
+    def uid_at(self, ref: str) -> str | None:
+        if ref.startswith("/contacts/") and ref.endswith(".vcf"):
+            return ref.removeprefix("/contacts/").removesuffix(".vcf")
+        return None
+
+    # -- the mailbox's user ------------------------------------------------------------------
+
+    def mailbox_edit(self, ref: str, *, keep_mark: bool = True) -> None:
+        """A user edits the card in the mailbox (and their client may drop our mark)."""
+        stored = self.contacts[ref]
+        edited = dataclasses.replace(stored.card, display_name=f"{stored.card.display_name}!")
+        self.contacts[ref] = _Stored(card=edited, etag=self._etag(), marked=keep_mark)
+
+    def mailbox_remove(self, ref: str) -> None:
+        del self.contacts[ref]
+
+    def mailbox_put(self, ref: str, card: ContactCard, *, marked: bool = True) -> None:
+        """A card the mailbox's user put at `ref`: a copy of ours, or their own."""
+        self.contacts[ref] = _Stored(card=card, etag=self._etag(), marked=marked)
+
+    # -- for assertions ------------------------------------------------------------------------
 
     @property
     def person_ids(self) -> set[int]:
@@ -69,3 +129,7 @@ class RecordingTarget(Target):
 
     def writes(self) -> int:
         return len(self.calls)
+
+    def requests(self) -> int:
+        """Every request a real target would have received: writes and reads."""
+        return len(self.calls) + len(self.reads)

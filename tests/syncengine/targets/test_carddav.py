@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import vobject
@@ -17,7 +18,7 @@ import vobject
 from devservers.radicale import free_port
 from syncengine.rendering import CATEGORY, ContactCard, Phone
 from syncengine.targets import carddav
-from syncengine.targets.base import ContactExists, ContactGone, TargetError
+from syncengine.targets.base import ContactExists, ContactGone, OwnContact, TargetError
 from syncengine.targets.carddav import CardDAVTarget, vcard_mark, vcard_render
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 
@@ -516,3 +517,77 @@ def test_a_missing_etag_is_read_back_and_vcard_4_is_used_when_advertised(
     put_body = script.requests[1][2].decode()
     assert "VERSION:4.0" in put_body
     assert b"getetag" in script.requests[2][2]
+
+
+# --- listing and marks (drift healing) -------------------------------------------------------
+
+
+def _sent(target: CardDAVTarget) -> list[tuple[str, str]]:
+    sent: list[tuple[str, str]] = []
+    target.session.hooks["response"].append(
+        lambda response, *args, **kwargs: sent.append(
+            (response.request.method, response.request.headers.get("Depth", ""))
+        )
+    )
+    return sent
+
+
+def test_the_listing_is_one_propfind_with_every_card_and_its_etag(
+    book: AddressBook,
+) -> None:
+    writer = CardDAVTarget(collection_url=book.url, username=book.username, password=book.password)
+    written = {pid: writer.create(card=full_card(pid)) for pid in (3, 4)}
+    foreign_etag = book.put("someone-else.vcf", foreign_vcard("someone-else"))
+    target = CardDAVTarget(collection_url=book.url, username=book.username, password=book.password)
+    sent = _sent(target)
+
+    listed = target.listing()
+
+    assert sent == [("PROPFIND", "1")]
+    foreign_ref = writer._path(urljoin(book.url, "someone-else.vcf"))
+    assert listed == {written[3].ref: written[3].etag, written[4].ref: written[4].etag} | {
+        foreign_ref: foreign_etag
+    }
+    # The listing read the collection's vCard versions: a write needs no other request.
+    target.create(card=full_card(5))
+    assert [method for method, _ in sent] == ["PROPFIND", "PUT"]
+
+
+def test_marks_read_only_the_cards_asked_for(target: CardDAVTarget, book: AddressBook) -> None:
+    ours = target.create(card=full_card(3))
+    rewritten = target.create(card=full_card(4))
+    text, etag = book.read(rewritten.ref)
+    unmarked = "".join(line for line in text.splitlines(True) if "PERSONID" not in line)
+    unmarked_etag = book.put(rewritten.ref, unmarked, etag=etag)
+    gone = target.href_for(full_card(5).uid)
+    sent = _sent(target)
+
+    marks = target.marks([ours.ref, rewritten.ref, gone])
+
+    assert sent == [("REPORT", "1")]  # one addressbook-multiget
+    assert marks == {
+        ours.ref: OwnContact(uid=full_card(3).uid, person_id=3, ref=ours.ref, etag=ours.etag),
+        rewritten.ref: None,
+    }
+    assert book.read(rewritten.ref)[1] == unmarked_etag
+
+
+def test_our_deterministic_href_names_its_uid_and_nothing_else_does(
+    target: CardDAVTarget,
+) -> None:
+    uid = full_card().uid
+
+    assert target.uid_at(target.ref_for(uid)) == uid
+    assert target.uid_at(target.ref_for(uid).removesuffix(".vcf") + ".ics") is None
+    assert target.uid_at(target._path(target.collection_url) + "sub/" + uid + ".vcf") is None
+    assert target.uid_at("/elsewhere/" + uid + ".vcf") is None
+
+
+def test_a_missing_address_book_cannot_be_listed(book: AddressBook) -> None:
+    gone = book.url.rstrip("/") + "-gone/"
+    target = CardDAVTarget(collection_url=gone, username=book.username, password=book.password)
+
+    with pytest.raises(TargetError) as raised:
+        target.listing()
+
+    assert raised.value.permanent
