@@ -10,6 +10,9 @@ Rules (DESIGN §5):
 - A person with no key left is deleted from the target (only contacts we created).
 - The mass-delete guard holds deletions when there are too many, except those that
   follow directly from a source the user or admin removed.
+- A person whose card the target no longer holds (deleted in the mailbox) is created
+  again while wanted; when no longer wanted, only its record goes, outside the guard:
+  nothing in the mailbox is lost.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ class Mapped:
 
     person_id: int
     provenance: frozenset[str]
+    # Of the card last written; empty when it must be written again (edited in the
+    # mailbox, taken back from the target's listing, or not known to be written).
     content_hash: str
+    # False when the target's listing lacks the card: it must be created again.
+    present: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,12 @@ def reconcile(
                 result.creates.append((card, new))
         elif not new:
             # Lost only to sources the user removed: a deliberate choice, never held.
+            # Already gone from the target: nothing there to protect.
             removed_by_user = bool(old) and not (old & enabled)
-            (exempt_deletes if removed_by_user else guarded_deletes).append(person_id)
+            exempt = removed_by_user or not before.present
+            (exempt_deletes if exempt else guarded_deletes).append(person_id)
+        elif card is not None and not before.present:
+            result.creates.append((card, new))
         elif card is not None and card.content_hash != before.content_hash:
             result.updates.append((card, new))
         else:
@@ -111,7 +122,8 @@ def reconcile(
                 result.provenance_only[person_id] = new
 
     result.deletes = exempt_deletes
-    if guard.holds(deletions=len(guarded_deletes), synced=len(mapped)):
+    synced = sum(1 for before in mapped.values() if before.present)
+    if guard.holds(deletions=len(guarded_deletes), synced=synced):
         result.held_deletes = guarded_deletes
         for person_id in guarded_deletes:
             if mapped[person_id].provenance:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from syncengine.reconciler import Mapped, MassDeleteGuard, SourceOutcome, reconcile
@@ -196,3 +198,45 @@ def test_held_persons_stay_held_until_named_again() -> None:
 
     assert result.provenance_only == {1: frozenset({S1})}
     assert result.deletes == [2]
+
+
+# --- drift found in the target's listing (syncengine.healing) --------------------------------
+
+
+def _gone(person_id: int, *keys: str) -> Mapped:
+    return replace(mapped(person_id, *keys), present=False)
+
+
+def test_a_card_gone_from_the_target_is_created_again_while_wanted() -> None:
+    result = reconcile(
+        mapped={1: _gone(1, S1), 2: _gone(2, S1, A)},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset({1}))],
+        enabled=frozenset({S1, A}),
+        cards={1: card(1)},
+        guard=GUARD,
+    )
+
+    # Unchanged in the CRM, but not in the mailbox any more: written again, as a create.
+    assert [(c.person_id, p) for c, p in result.creates] == [(1, frozenset({S1}))]
+    assert result.updates == []
+    # Person 2 keeps the unread source's key; without a card to write it waits.
+    assert result.unchanged == 1
+
+
+def test_forgetting_cards_already_gone_is_never_held_and_not_counted_as_synced() -> None:
+    gone = {pid: _gone(pid, S1) for pid in range(1, 41)}
+    present = {pid: mapped(pid, S1) for pid in range(41, 61)}
+    leaving_present = frozenset(range(41, 47))  # 6 of the 20 present: under both limits
+
+    result = reconcile(
+        mapped=gone | present,
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset(range(47, 61)))],
+        enabled=frozenset({S1}),
+        cards={},
+        guard=MassDeleteGuard(max_percent=25, max_count=5),
+    )
+
+    # 40 rows of cards already gone are only records: they go at once. The guard weighs
+    # the 6 real deletions against the 20 cards the mailbox holds: over 25 % and over 5.
+    assert sorted(result.deletes) == list(range(1, 41))
+    assert sorted(result.held_deletes) == sorted(leaving_present)
