@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from preferences.selectors import EffectivePreferences, effective_preferences_get
 from profiles.models import LinkedUser
+from syncengine.healing import Healing, mappings_heal
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange, RunPlan, plan_run
-from syncengine.reconciler import Mapped, MassDeleteGuard, Reconciliation, SourceOutcome, reconcile
-from syncengine.rendering import ContactCard, contact_uid, render_person
+from syncengine.reconciler import MassDeleteGuard, Reconciliation, SourceOutcome, reconcile
+from syncengine.rendering import ContactCard, render_person
 from syncengine.sources import (
     APPOINTMENTS_KEY,
     FAVOURITE_COMPANIES_KEY,
@@ -374,20 +375,25 @@ def sync_run_execute(
         for person_id, person in persons.items()
     }
     existing = {m.person_id: m for m in PersonMapping.objects.filter(linked_user=linked_user)}
-    if not existing and run_kinds(run) & FULL_READ_KINDS:
-        existing = mappings_rebuild_from_marks(run=run, target=target, provenance=plan.enabled)
-    reconciliation = reconcile(
-        mapped={
-            pid: Mapped(
-                person_id=pid, provenance=frozenset(m.provenance), content_hash=m.content_hash
-            )
-            for pid, m in existing.items()
-        },
-        outcomes=outcomes,
-        enabled=plan.enabled,
-        cards=cards,
-        guard=MassDeleteGuard(
-            max_percent=profile.mass_delete_max_percent, max_count=profile.mass_delete_max_count
+    healing = Healing()
+    # The mapping is a cache of what we wrote: first and housekeeping runs compare it with
+    # the mailbox's own listing, and so does any run that finds no mapping at all (lost
+    # state, or a regular run before any full one), before deciding what to write.
+    if run_kinds(run) & FULL_READ_KINDS or not existing:
+        healing = mappings_heal(
+            run=run, target=target, existing=existing, cards=cards, provenance=plan.enabled
+        )
+    reconciliation = healing.record(
+        run=run,
+        reconciliation=reconcile(
+            mapped=healing.mapped(existing),
+            outcomes=outcomes,
+            enabled=plan.enabled,
+            cards=cards,
+            guard=MassDeleteGuard(
+                max_percent=profile.mass_delete_max_percent,
+                max_count=profile.mass_delete_max_count,
+            ),
         ),
     )
     error_text = _write(
@@ -475,40 +481,6 @@ def _write(
         )
         run.warnings += [{"source": "target", "message": m} for m in writer.failures[:50]]
     return error_text
-
-
-def mappings_rebuild_from_marks(
-    *, run: SyncRun, target: Target, provenance: frozenset[str]
-) -> dict[int, PersonMapping]:
-    """Our mapping rows are gone (a wiped table, a user linked again) but our contacts
-    may not be: take back every contact that carries our mark.
-
-    Each gets every source the user has as provenance, so a run that reads them all
-    (first run, housekeeping) keeps exactly the persons still named; the empty hash
-    makes the run rewrite them once with fresh etags.
-    """
-    context_identifier = run.linked_user.tenant.context_identifier
-    rebuilt = [
-        PersonMapping(
-            linked_user_id=run.linked_user_id,
-            person_id=own.person_id,
-            provenance=sorted(provenance),
-            target_uid=own.uid,
-            target_ref=own.ref,
-            etag=own.etag,
-            content_hash="",
-        )
-        for own in {contact.person_id: contact for contact in target.list_own()}.values()
-        # Only cards with this tenant's UID: another tenant's card in the same address
-        # book carries our mark too, and must never be adopted (or deleted).
-        if own.uid == contact_uid(context_identifier=context_identifier, person_id=own.person_id)
-    ]
-    if rebuilt:
-        logger.info(
-            "mapping rebuilt from marks", extra={"run": str(run.code), "count": len(rebuilt)}
-        )
-        PersonMapping.objects.bulk_create(rebuilt, ignore_conflicts=True)
-    return {m.person_id: m for m in PersonMapping.objects.filter(linked_user_id=run.linked_user_id)}
 
 
 def sync_run_apply_held_deletions(*, run: SyncRun, target: Target) -> int:
