@@ -93,6 +93,16 @@ class Healing:
         return reconciliation
 
 
+def _same_version(listed: str, stored: str) -> bool:
+    """Etags as a listing and a write's answer give them: some servers differ in quoting
+    or weakness between the two, which must not read as an edit on every run."""
+
+    def bare(etag: str) -> str:
+        return etag.strip().removeprefix("W/").strip('"')
+
+    return bare(listed) == bare(stored)
+
+
 def _note(healing: Healing, cards: Mapping[int, ContactCard], person_id: int, text: str) -> None:
     card = cards.get(person_id)
     who = f"{card.display_name} (person {person_id})" if card else f"Person {person_id}"
@@ -138,7 +148,7 @@ class _Comparison:
         moved = {
             pid
             for pid, m in self.existing.items()
-            if m.target_ref in listed and listed[m.target_ref] != m.etag
+            if m.target_ref in listed and not _same_version(listed[m.target_ref], m.etag)
         }
         unknown = {
             ref: pid

@@ -19,6 +19,7 @@ from django.utils import timezone
 from preferences.services import person_sync_preferences_update
 from profiles.models import LinkedUser
 from sandbox.testing import SandboxControl
+from syncengine.healing import _same_version
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.rendering import contact_uid
 from syncengine.services import sync_run_execute, sync_window_for
@@ -225,6 +226,22 @@ def test_housekeeping_over_an_unchanged_book_costs_one_listing_request(
     assert run.unchanged_count == len(customers)
 
 
+@pytest.mark.parametrize(
+    ("listed", "stored", "same"),
+    [
+        ('"abc"', '"abc"', True),
+        ("abc", '"abc"', True),  # quoted in a write's answer, bare in the listing
+        ('W/"abc"', '"abc"', True),
+        ('"abd"', '"abc"', False),
+        ("", '"abc"', False),
+    ],
+)
+def test_etags_that_differ_only_in_quoting_are_one_version(
+    listed: str, stored: str, same: bool
+) -> None:
+    assert _same_version(listed, stored) is same
+
+
 # --- drift in the mailbox -------------------------------------------------------------------
 
 
@@ -241,8 +258,8 @@ def test_a_card_deleted_in_the_mailbox_is_created_again(
     assert mailbox.ours() == customers
     assert run.healed == {"recreated": 1}
     assert run.created_count == 1
-    # The listing told us the collection's vCard version too: one PUT re-creates the card.
-    assert mailbox.requests() in (["listing", "create"], ["PROPFIND", "PUT"])
+    # The listing, the collection's vCard versions (read once, before a first write), a PUT.
+    assert mailbox.requests() in (["listing", "create"], ["PROPFIND", "PROPFIND", "PUT"])
 
 
 def test_a_card_edited_in_the_mailbox_is_overwritten_with_the_crm_version(
