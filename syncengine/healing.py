@@ -86,10 +86,12 @@ class Healing:
     def record(self, *, run: SyncRun, reconciliation: Reconciliation) -> Reconciliation:
         """Save on the run what it heals (before its writes: a write that then fails is
         counted as failed, with its reason); returns the reconciliation unchanged."""
-        run.healed = self.counts(reconciliation)
-        run.save(update_fields=["healed"])
-        if run.healed:
-            logger.info("sync run heals drift", extra={"healed": run.healed})
+        healed = self.counts(reconciliation)
+        if healed or run.healed:  # an earlier attempt's record never outlives this one
+            run.healed = healed
+            run.save(update_fields=["healed"])
+        if healed:
+            logger.info("sync run heals drift", extra={"healed": healed})
         return reconciliation
 
 
