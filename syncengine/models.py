@@ -34,6 +34,8 @@ FINISHED_STATUSES: frozenset[str] = frozenset(
         RunStatus.NEEDS_CONFIRMATION,
     }
 )
+# A run queued or working: a request merges into it, or waits behind it.
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 class SyncRun(models.Model):

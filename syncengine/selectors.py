@@ -12,8 +12,15 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from preferences.selectors import StaticSelection
 from profiles.models import LinkedUser, TargetAccount, Tenant, User
 from profiles.selectors import linked_users_for_tenant
-from syncengine.models import FINISHED_STATUSES, PersonMapping, RunStatus, SyncRun, SyncSchedule
-from syncengine.orchestration import OPEN_STATUSES, link_waiting_for
+from syncengine.models import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    PersonMapping,
+    RunStatus,
+    SyncRun,
+    SyncSchedule,
+)
+from syncengine.readiness import link_waiting_for
 from syncengine.superoffice.client import superoffice_client_for_user
 from syncengine.superoffice.errors import SelectionRefused, SuperOfficeError
 from syncengine.superoffice.reads import AssociateInfo, associates_list, persons_by_ids

@@ -25,7 +25,7 @@ def sync_run_task(
     transient_failures: int = 0,  # in messages sent before attempts were counted on the run
 ) -> None:
     from syncengine.locks import LockHeld
-    from syncengine.orchestration import RetryLater, sync_run_perform
+    from syncengine.performing import RetryLater, sync_run_perform
 
     try:
         sync_run_perform(run_id=run_id, checking_back=checking_back)
@@ -49,7 +49,7 @@ def sync_run_task(
 def sync_run_apply_held_deletions_task(self: Any, run_id: int) -> None:
     """Apply what the mass-delete guard held, once a user or admin confirmed it."""
     from syncengine.locks import LockHeld
-    from syncengine.orchestration import held_deletions_apply
+    from syncengine.performing import held_deletions_apply
 
     try:
         held_deletions_apply(run_id=run_id)

@@ -40,7 +40,9 @@ from syncengine.credentials import (
     target_credentials_save,
 )
 from syncengine.models import RunKind, RunStatus, SyncRun
-from syncengine.orchestration import held_deletions_confirm, link_waiting_for, sync_run_request
+from syncengine.orchestration import sync_run_request
+from syncengine.performing import held_deletions_confirm
+from syncengine.readiness import link_waiting_for
 from syncengine.selectors import (
     STATUS_SORTS,
     held_deletions_describe,

@@ -22,12 +22,8 @@ from profiles.signals import link_readiness_changed
 from sandbox.testing import SandboxControl
 from syncengine.locks import LOCK_TTL_SECONDS, run_lock_owner
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
-from syncengine.orchestration import (
-    STALE_RUN_AFTER,
-    stale_runs_recover,
-    sync_run_perform,
-    sync_run_request,
-)
+from syncengine.orchestration import STALE_RUN_AFTER, stale_runs_recover, sync_run_request
+from syncengine.performing import sync_run_perform
 from tests.plugins.nordlys import TENANT
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.plugins.worker import WorkerProcess

@@ -21,16 +21,13 @@ from sandbox.testing import SandboxControl
 from syncengine.locks import LOCK_TTL_SECONDS, LockHeld, run_lock
 from syncengine.models import RunKind, RunStatus, SyncRun, SyncSchedule
 from syncengine.orchestration import (
-    MAX_ATTEMPTS,
-    RetryLater,
     first_run_queue_if_ready,
-    link_waiting_for,
-    resume_delay,
     stale_runs_recover,
     sync_dispatch_due,
-    sync_run_perform,
     sync_run_request,
 )
+from syncengine.performing import MAX_ATTEMPTS, RetryLater, resume_delay, sync_run_perform
+from syncengine.readiness import link_waiting_for
 from syncengine.targets import TARGETS
 from syncengine.targets.base import TargetError
 from syncengine.targets.memory import RecordingTarget
@@ -719,7 +716,7 @@ def test_a_run_whose_worker_died_too_often_is_closed_in_words(ready_link: Linked
 def test_held_deletions_the_mailbox_refuses_stay_held_with_the_reason(
     ready_link: LinkedUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncengine.orchestration import held_deletions_apply
+    from syncengine.performing import held_deletions_apply
     from syncengine.targets.base import TargetError
 
     def refusing(account: object) -> RecordingTarget:

@@ -15,7 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from profiles.models import LinkedUser
 from syncengine.locks import LockHeld
 from syncengine.models import RunKind, SyncRun
-from syncengine.orchestration import link_waiting_for, sync_run_perform
+from syncengine.performing import sync_run_perform
+from syncengine.readiness import link_waiting_for
 
 BAR_WIDTH = 30
 
