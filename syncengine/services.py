@@ -128,7 +128,9 @@ class _Writer:
     Each write's mapping row is saved as soon as the target confirms it: a worker killed
     at any point leaves at most the one write in flight unrecorded, never a row for a
     card already deleted (which later runs would take for present and never re-create).
-    Progress is saved in batches; it is only a display.
+    The run's count of the write is saved in the same transaction, so counts stay true
+    across a kill and add up over the attempts of a resumed run. Progress is saved in
+    batches; it is only a display.
     """
 
     run: SyncRun
@@ -148,26 +150,36 @@ class _Writer:
     )
     failures: list[str] = field(default_factory=list)
 
+    def _record(self, outcome: str) -> None:
+        """Count one write on the run; called inside the write's mapping transaction."""
+        field_name = f"{outcome}_count"
+        SyncRun.objects.filter(pk=self.run.pk).update(**{field_name: F(field_name) + 1})
+        self.counts[outcome] += 1
+
     def create(self, card: ContactCard, provenance: frozenset[str]) -> None:
+        outcome = "created"
         try:
             written = self.target.create(card=card)
         except ContactExists as exists:
-            # Ours from an earlier attempt whose mapping was lost: adopt it, then update.
+            # Ours already (an attempt killed before recording it, a lost mapping): adopt
+            # it. Rewriting an existing card is an update, not a creation.
             written = self.target.update(
                 ref=exists.existing.ref, etag=exists.existing.etag, card=card
             )
-        PersonMapping.objects.update_or_create(
-            linked_user_id=self.run.linked_user_id,
-            person_id=card.person_id,
-            defaults={
-                "provenance": sorted(provenance),
-                "target_uid": card.uid,
-                "target_ref": written.ref,
-                "etag": written.etag,
-                "content_hash": card.content_hash,
-            },
-        )
-        self.counts["created"] += 1
+            outcome = "updated"
+        with transaction.atomic():
+            PersonMapping.objects.update_or_create(
+                linked_user_id=self.run.linked_user_id,
+                person_id=card.person_id,
+                defaults={
+                    "provenance": sorted(provenance),
+                    "target_uid": card.uid,
+                    "target_ref": written.ref,
+                    "etag": written.etag,
+                    "content_hash": card.content_hash,
+                },
+            )
+            self._record(outcome)
 
     def update(self, card: ContactCard, provenance: frozenset[str]) -> None:
         mapping = self.existing[card.person_id]
@@ -185,8 +197,9 @@ class _Writer:
         mapping.target_ref, mapping.etag = written.ref, written.etag
         mapping.content_hash = card.content_hash
         mapping.updated_at = timezone.now()
-        mapping.save(update_fields=MAPPING_WRITE_FIELDS)
-        self.counts["updated"] += 1
+        with transaction.atomic():
+            mapping.save(update_fields=MAPPING_WRITE_FIELDS)
+            self._record("updated")
 
     def delete(self, person_id: int) -> None:
         mapping = self.existing[person_id]
@@ -197,8 +210,9 @@ class _Writer:
         # Already gone from the mailbox: nothing left to delete.
         with contextlib.suppress(ContactGone):
             self.target.delete(ref=mapping.target_ref, etag=mapping.etag, uid=mapping.target_uid)
-        PersonMapping.objects.filter(pk=mapping.pk).delete()
-        self.counts["deleted"] += 1
+        with transaction.atomic():
+            PersonMapping.objects.filter(pk=mapping.pk).delete()
+            self._record("deleted")
 
     def apply(
         self, label: str, operation: Callable[P, None], *args: P.args, **kwargs: P.kwargs
@@ -311,11 +325,13 @@ def sync_run_execute(
     now = now or timezone.now()
     linked_user = run.linked_user
     profile = linked_user.profile
-    # Everything below describes this attempt: a redelivered run starts its record afresh.
+    # Progress, failures and warnings describe this attempt; what was created, updated and
+    # deleted adds up over the attempts of a resumed run (each write counted as it lands).
     run.status, run.started_at, run.heartbeat_at = RunStatus.RUNNING, now, now
     run.progress_done = run.progress_total = 0
-    run.created_count = run.updated_count = run.deleted_count = run.failed_count = 0
-    run.unchanged_count = 0
+    if run.attempt <= 1:
+        run.created_count = run.updated_count = run.deleted_count = 0
+    run.failed_count = run.unchanged_count = 0
     run.warnings, run.held_deletions, run.error_text = [], [], ""
     run.save(update_fields=[*ATTEMPT_FIELDS, "status", "started_at", "heartbeat_at"])
     started = time.monotonic()
@@ -465,20 +481,12 @@ def _write(
             mapping.provenance, mapping.updated_at = sorted(provenance), now
             writer.pending_updates.append(mapping)
         writer.flush()
-        run.created_count = writer.counts["created"]
-        run.updated_count = writer.counts["updated"]
-        run.deleted_count = writer.counts["deleted"]
+        # Created, updated and deleted were counted with each write (over every attempt);
+        # failures describe this attempt: writes still refused, which a resume retries.
+        run.refresh_from_db(fields=["created_count", "updated_count", "deleted_count"])
         run.failed_count = writer.counts["failed"]
         run.target_requests = writer.done
-        run.save(
-            update_fields=[
-                "created_count",
-                "updated_count",
-                "deleted_count",
-                "failed_count",
-                "target_requests",
-            ]
-        )
+        run.save(update_fields=["failed_count", "target_requests"])
         run.warnings += [{"source": "target", "message": m} for m in writer.failures[:50]]
     return error_text
 
@@ -494,7 +502,5 @@ def sync_run_apply_held_deletions(*, run: SyncRun, target: Target) -> int:
     for person_id in existing:
         writer.apply(f"delete person {person_id}", writer.delete, person_id)
     writer.flush()
-    SyncRun.objects.filter(pk=run.pk).update(
-        held_deletions=[], deleted_count=F("deleted_count") + writer.counts["deleted"]
-    )
+    SyncRun.objects.filter(pk=run.pk).update(held_deletions=[])
     return writer.counts["deleted"]

@@ -309,6 +309,52 @@ def test_a_run_killed_during_deletes_leaves_no_mapping_for_a_deleted_card(
     assert customers | board <= target.person_ids
 
 
+def test_a_resumed_run_counts_the_writes_of_every_attempt(
+    ingrid_link: LinkedUser, target: RecordingTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run killed after a few creates, then resumed: its counts add up to what
+    the book holds, each card counted once (the one in flight is adopted, an update)."""
+    _set(ingrid_link, static_selections=[KEY_CUSTOMERS])
+    run = SyncRun.objects.create(linked_user=ingrid_link, kind=RunKind.FIRST, attempt=1)
+    creates_done = 0
+    create, flush = target.create, services._Writer.flush
+
+    def create_then_die(**kwargs: Any) -> Any:
+        nonlocal creates_done
+        written = create(**kwargs)
+        creates_done += 1
+        if creates_done == 5:
+            raise WorkerKilled
+        return written
+
+    def dead(writer: services._Writer) -> None:
+        if creates_done >= 5:
+            raise WorkerKilled
+        flush(writer)
+
+    monkeypatch.setattr(target, "create", create_then_die)
+    monkeypatch.setattr(services._Writer, "flush", dead)
+    with (
+        superoffice_client_for_linked_user(linked_user=ingrid_link) as client,
+        pytest.raises(WorkerKilled),
+    ):
+        sync_run_execute(run=run, client=client, target=target)
+    monkeypatch.setattr(target, "create", create)
+    monkeypatch.setattr(services._Writer, "flush", flush)
+    assert SyncRun.objects.get(pk=run.pk).created_count == 4  # the fifth was in flight
+
+    SyncRun.objects.filter(pk=run.pk).update(attempt=2)
+    run.refresh_from_db()
+    with superoffice_client_for_linked_user(linked_user=ingrid_link) as client:
+        sync_run_execute(run=run, client=client, target=target)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.created_count + run.updated_count == len(target.contacts) > 5
+    assert run.updated_count <= 1
+    assert len(target.person_ids) == len(target.contacts)
+
+
 @pytest.mark.parametrize(
     ("before", "after", "read_now"),
     [
