@@ -23,9 +23,9 @@ from redis.exceptions import LockError
 
 from syncengine.superoffice.errors import TransientError
 
-LOCK_TTL_SECONDS = 30
+LOCK_TTL_SECONDS: int = settings.SYNC_RUN_LOCK_SECONDS
 # Three beats fit in one TTL: one missed renewal (a Redis hiccup) does not lose the lock.
-HEARTBEAT_SECONDS = 10
+HEARTBEAT_SECONDS = LOCK_TTL_SECONDS / 3
 
 
 class LockHeld(Exception):

@@ -167,6 +167,9 @@ CACHES = {
 # timeout stays above it so a task is only redelivered once its worker is truly gone.
 SYNC_RUN_SOFT_TIME_LIMIT = env.int("SYNC_RUN_SOFT_TIME_LIMIT", default=30 * 60)
 SYNC_RUN_TIME_LIMIT = env.int("SYNC_RUN_TIME_LIMIT", default=35 * 60)
+# How long a run's lock outlives a worker that stopped renewing it (a dead worker's user
+# waits this long before another worker resumes the run); renewed every third of it.
+SYNC_RUN_LOCK_SECONDS = env.int("SYNC_RUN_LOCK_SECONDS", default=30)
 
 # Finished runs older than this are pruned daily (each user's latest run always stays).
 RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=30)
