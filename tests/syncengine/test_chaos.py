@@ -5,8 +5,8 @@ person twice, the user's own cards untouched byte for byte.
 Two Celery workers share the queue; a short lock (SYNC_RUN_LOCK_SECONDS) lets a killed
 run be resumed within seconds. The phases are what a user's day brings: the first run,
 a selection removed, the selection added back, Sync now, housekeeping; a kill lands
-somewhere in each, sometimes two. CHAOS_KILLS, CHAOS_FAVOURITES and CHAOS_SEED (to
-replay a failure) size it; `bench/chaos.py` runs the long version. Each run prints its
+somewhere in each, sometimes two. CHAOS_KILLS, CHAOS_LONG and CHAOS_SEED (to replay a
+failure) size it; `bench/chaos.py` runs the long version. Each run prints its
 seed and its counts.
 """
 
@@ -43,10 +43,19 @@ from tests.syncengine.test_end_to_end import (
 
 KEY_CUSTOMERS = {"id": 1, "name": "Nøkkelkunder Oslo"}  # 25 persons
 LEADS = {"id": 3, "name": "Messe 2025 - leads"}  # 60 persons
+# The long version's further static selections (persons and companies).
+MORE_SELECTIONS = [
+    {"id": 2, "name": "Partnere"},
+    {"id": 4, "name": "Styret"},
+    {"id": 10, "name": "Customers"},
+    {"id": 11, "name": "VIP"},
+    {"id": 14, "name": "Prosjektgruppe"},
+]
 LOCK_SECONDS = 3
 KILLS = int(os.environ.get("CHAOS_KILLS", "10"))
-# The long version adds the favourites: a few hundred persons instead of about 120.
-FAVOURITES = os.environ.get("CHAOS_FAVOURITES", "") == "1"
+# The long version adds selections and the favourites: some 250 persons instead of 120.
+LONG = os.environ.get("CHAOS_LONG", "") == "1"
+STAYING = [LEADS, *(MORE_SELECTIONS if LONG else [])]
 SEED = int(os.environ.get("CHAOS_SEED", str(random.SystemRandom().randrange(10**6))))
 FOREIGN_CARD = (
     "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:handwritten-by-ingrid\r\nFN:Mormor\r\n"
@@ -155,16 +164,19 @@ def test_killed_workers_leave_the_book_as_the_rules_say(
     person_sync_preferences_update(
         linked_user=ingrid_link,
         changes={
-            "static_selections": [LEADS, KEY_CUSTOMERS],
-            "sync_favourite_contacts": FAVOURITES,
-            "sync_favourite_company_contacts": FAVOURITES,
+            "static_selections": [*STAYING, KEY_CUSTOMERS],
+            "sync_favourite_contacts": LONG,
+            "sync_favourite_company_contacts": LONG,
         },
     )
 
     def selections(chosen: list[dict[str, object]]) -> Callable[[], None]:
-        return lambda: person_sync_preferences_update(
-            linked_user=ingrid_link, changes={"static_selections": chosen}
-        )
+        def choose() -> None:
+            person_sync_preferences_update(
+                linked_user=ingrid_link, changes={"static_selections": chosen}
+            )
+
+        return choose
 
     def request(kind: RunKind) -> Callable[[], None]:
         def ask() -> None:
@@ -174,8 +186,8 @@ def test_killed_workers_leave_the_book_as_the_rules_say(
 
     phases = [
         lambda: connect_mailbox(ingrid_link, book),
-        selections([LEADS]),
-        selections([LEADS, KEY_CUSTOMERS]),
+        selections(STAYING),
+        selections([*STAYING, KEY_CUSTOMERS]),
         request(RunKind.REGULAR),
         request(RunKind.HOUSEKEEPING),
     ]
