@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from syncengine.models import PersonMapping, SyncRun
+from syncengine.models import HeldDeletion, PersonMapping, SyncRun
 
 
 @admin.register(SyncRun)
@@ -28,3 +28,11 @@ class PersonMappingAdmin(admin.ModelAdmin[PersonMapping]):
     list_display = ["linked_user", "person_id", "target_uid", "updated_at"]
     search_fields = ["target_uid"]
     raw_id_fields = ["linked_user"]
+
+
+@admin.register(HeldDeletion)
+class HeldDeletionAdmin(admin.ModelAdmin[HeldDeletion]):
+    list_display = ["linked_user", "decision", "decided_by_name", "decided_at", "closed_at"]
+    list_filter = ["decision"]
+    readonly_fields = ["code", "created_at"]
+    raw_id_fields = ["linked_user", "last_run", "decided_by"]

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from profiles.models import LinkedUser, Tenant
 from syncengine.metrics import broker_queue_depths
-from syncengine.models import RunKind, RunStatus, SyncRun
+from syncengine.models import HeldDecision, HeldDeletion, RunKind, RunStatus, SyncRun
 from syncengine.services import run_kinds
 from synchronizer.celery import app
 
@@ -111,15 +111,15 @@ def _covers(success: SyncRun, failure: SyncRun) -> bool:
 def runs_needing_attention(*, limit: int = 50) -> list[SyncRun]:
     """Failed and partial runs until a later run of the same user that covers their kinds
     succeeded (a regular run does not make up for a failed preference change; the
-    failure's retry does), and each user's latest run when the mass-delete guard holds
-    it; newest first. Of one user's failures of the same kinds and change, only the
+    failure's retry does), and the run that last held each undecided mass deletion;
+    newest first. Of one user's failures of the same kinds and change, only the
     newest counts."""
-    latest = SyncRun.objects.values("linked_user_id").annotate(last=Max("pk")).values("last")
     runs = SyncRun.objects.select_related("linked_user__tenant", "linked_user__profile")
     candidates = list(
         runs.filter(status__in=FAILED_STATUSES).order_by("-finished_at")[:ATTENTION_CANDIDATES]
     )
-    held = list(runs.filter(pk__in=latest, status=RunStatus.NEEDS_CONFIRMATION))
+    undecided = HeldDeletion.objects.filter(decision=HeldDecision.PENDING, closed_at__isnull=True)
+    held = list(runs.filter(pk__in=undecided.values("last_run")))
     successes: dict[int, list[SyncRun]] = {}
     if candidates:
         for success in SyncRun.objects.filter(
@@ -147,8 +147,9 @@ def runs_needing_attention(*, limit: int = 50) -> list[SyncRun]:
             for success in successes.get(run.linked_user_id, [])
         ):
             unresolved.append(run)
+    listed = {run.pk for run in unresolved}
     every = sorted(
-        [*unresolved, *held],
+        [*unresolved, *(run for run in held if run.pk not in listed)],
         key=lambda run: run.finished_at or run.queued_at,
         reverse=True,
     )

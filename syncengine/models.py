@@ -5,7 +5,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from profiles.models import LinkedUser
+from profiles.models import LinkedUser, User
 
 
 class RunKind(models.TextChoices):
@@ -75,8 +75,12 @@ class SyncRun(models.Model):
 
     # [{"source": "selection:12", "message": "…"}]: sources that could not be read.
     warnings = models.JSONField(default=list, blank=True)
-    # Person ids whose deletion the mass-delete guard held back until someone confirms.
+    # Person ids whose deletion the mass-delete guard held back in this run.
     held_deletions = models.JSONField(default=list, blank=True)
+    # The decision those deletions wait for, or were decided by (syncengine.held).
+    held_deletion = models.ForeignKey(
+        "HeldDeletion", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
     # What comparing the mapping with the mailbox's own listing found and the run healed:
     # {"recreated": 2, "overwritten": 1, …, "notes": ["…"]} (syncengine.healing).
     healed = models.JSONField(default=dict, blank=True)
@@ -168,3 +172,65 @@ class SyncSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"Schedule of {self.linked_user}"
+
+
+class HeldDecision(models.TextChoices):
+    PENDING = "pending", "Waiting for a decision"
+    APPLY = "apply", "Apply the deletions"
+    KEEP = "keep", "Keep these contacts"
+    # Later runs found nothing left to hold: the persons came back to a source, or went
+    # with a number of deletions the guard lets through.
+    LAPSED = "lapsed", "No longer needed"
+
+
+class HeldDeletion(models.Model):
+    """The decision the mass-delete guard asks of a user or their admin: delete these
+    contacts, or keep them. A linked user has at most one open decision; later runs that
+    hold deletions update it instead of asking again (syncengine.held)."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    linked_user = models.ForeignKey(
+        LinkedUser, on_delete=models.CASCADE, related_name="held_deletions"
+    )
+    # The persons whose deletion waits, as the latest run that held them saw them.
+    person_ids = models.JSONField(default=list)
+    # Each person's sources before they lost them: {"123": ["selection:12", …]}, and how
+    # each source is named to a person: {"selection:12": "Selection “Key customers”"}.
+    sources = models.JSONField(default=dict, blank=True)
+    source_labels = models.JSONField(default=dict, blank=True)
+    last_run = models.ForeignKey(
+        SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decision = models.CharField(
+        max_length=20, choices=HeldDecision.choices, default=HeldDecision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept as words too: the name stays on the record if the account goes.
+    decided_by_name = models.CharField(max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # When the decision was carried out in the mailbox and the mapping, or lapsed; an
+    # open decision has none.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Why carrying the decision out failed for now (the next run tries again).
+    error_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["linked_user"],
+                condition=Q(closed_at__isnull=True),
+                name="held_deletion_one_open_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{len(self.person_ids)} held deletions of {self.linked_user} ({self.decision})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.decision == HeldDecision.PENDING

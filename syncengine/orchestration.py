@@ -81,7 +81,7 @@ def _merge(run: SyncRun, *, kind: RunKind, change: PreferenceChange | None) -> N
     if change is not None:
         earlier = run_preference_change(run)
         # Old values from before the first change, new values from the latest.
-        merged = PreferenceChange(old=earlier.old, new=change.new) if earlier else change
+        merged = earlier.then(change) if earlier else change
         trigger["preference_change"] = merged.as_json()
     run.trigger = trigger
     run.save(update_fields=["trigger"])
@@ -153,7 +153,7 @@ def sync_run_retry(*, run_id: int) -> SyncRun | None:
         if (change := run_preference_change(failed)) is not None:
             # The failed change came first: its old values, and the queued run's new ones.
             queued = run_preference_change(run)
-            merged = PreferenceChange(old=change.old, new=queued.new) if queued else change
+            merged = change.then(queued) if queued else change
             trigger["preference_change"] = merged.as_json()
         # So the console knows the failure was retried, whatever the retry's kinds.
         trigger["retry_of"] = [*trigger.get("retry_of", []), str(failed.code)]

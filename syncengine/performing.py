@@ -15,11 +15,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from profiles.models import LinkedUser
+from profiles.models import LinkedUser, User
+from syncengine.held import held_deletion_close_if_done, held_deletion_decide, held_deletion_keep
 from syncengine.locks import HeldLock, LockHeld, run_lock
-from syncengine.models import OPEN_STATUSES, RunStatus, SyncRun
+from syncengine.models import OPEN_STATUSES, HeldDecision, HeldDeletion, RunStatus, SyncRun
 from syncengine.readiness import link_waiting_for
-from syncengine.services import sync_run_apply_held_deletions, sync_run_execute
+from syncengine.services import held_deletion_apply, sync_run_execute
 from syncengine.superoffice.client import superoffice_client_for_linked_user
 from syncengine.superoffice.errors import PermanentError, TransientError
 from syncengine.targets import TARGETS
@@ -299,36 +300,45 @@ def _execute(
     return done
 
 
-def held_deletions_confirm(*, run: SyncRun) -> int:
-    """A user or admin confirmed the held deletions: apply them in the background."""
+def held_deletions_confirm(
+    *, held: HeldDeletion, decision: HeldDecision, decided_by: User
+) -> bool:
+    """A user or admin decided what the guard held: record it, and carry it out in the
+    background. False when the decision had been taken (or lapsed) meanwhile."""
     from syncengine.tasks import sync_run_apply_held_deletions_task
 
-    count = len(run.held_deletions)
-    if count:
-        run_id = run.pk
-        transaction.on_commit(lambda: sync_run_apply_held_deletions_task.delay(run_id))
-    return count
+    if not held_deletion_decide(held=held, decision=decision, decided_by=decided_by):
+        return False
+    held_id = held.pk
+    transaction.on_commit(lambda: sync_run_apply_held_deletions_task.delay(held_id))
+    return True
 
 
-def held_deletions_apply(*, run_id: int) -> int:
-    """Delete what the guard held (under the user's lock); the run then counts as done."""
-    run = SyncRun.objects.select_related("linked_user__profile").get(pk=run_id)
-    if not run.held_deletions:
+def held_deletions_apply(*, held_id: int) -> int:
+    """Carry out a decided held deletion under the user's lock: delete the persons, or
+    mark them kept. Returns how many were deleted or kept. If the mailbox refuses, the
+    decision stays open, saying why, and the user's next run carries it out."""
+    held = HeldDeletion.objects.select_related("linked_user__profile", "last_run").get(pk=held_id)
+    if held.closed_at is not None or held.is_pending:
         return 0
-    with run_lock(linked_user_id=run.linked_user_id, owner=f"held-{run.code}"):
-        try:
-            target = target_for_linked_user(run.linked_user)
+    with run_lock(linked_user_id=held.linked_user_id, owner=f"held-{held.code}"):
+        if held.decision == HeldDecision.KEEP:
+            count = held_deletion_keep(held=held)
+        else:
             try:
-                deleted = sync_run_apply_held_deletions(run=run, target=target)
-            finally:
-                target.close()
-        except TargetError as error:
-            # The run stays held, saying why, so the confirmation can be given again.
-            SyncRun.objects.filter(pk=run.pk).update(
-                error_text=f"The confirmed deletions could not be applied: {error}"
+                target = target_for_linked_user(held.linked_user)
+                try:
+                    count = held_deletion_apply(held=held, target=target)
+                finally:
+                    target.close()
+            except TargetError as error:
+                HeldDeletion.objects.filter(pk=held.pk).update(
+                    error_text=f"The confirmed deletions could not be applied yet: {error} "
+                    "The next run tries again."
+                )
+                return 0
+        if not held_deletion_close_if_done(held=held):
+            HeldDeletion.objects.filter(pk=held.pk).update(
+                error_text="Some deletions could not be applied yet; the next run tries again."
             )
-            return 0
-    SyncRun.objects.filter(pk=run.pk, status=RunStatus.NEEDS_CONFIRMATION).update(
-        status=RunStatus.SUCCEEDED, error_text=""
-    )
-    return deleted
+    return count

@@ -11,13 +11,35 @@ from syncengine.models import RunKind
 from syncengine.rules import TRIGGER_TABLE, Trigger
 from syncengine.sources import SourceKind, enabled_source_keys, selection_key
 
+# Who made a change (preferences.services.InitiatedBy's values): sources a user removed
+# themselves take their persons with them at once; an administrator's removal goes
+# through the mass-delete guard like any other loss.
+USER_INITIATED = "user"
+ADMIN_INITIATED = "admin"
+
 
 @dataclass(frozen=True)
 class PreferenceChange:
-    """Effective values before the first of the coalesced changes, and after the latest."""
+    """Effective values before the first of the coalesced changes, and after the latest,
+    and who made them: "admin" when any of the coalesced changes was an administrator's."""
 
     old: EffectivePreferences
     new: EffectivePreferences
+    initiated_by: str = USER_INITIATED
+
+    def then(self, later: PreferenceChange) -> PreferenceChange:
+        """This change followed by a later one, coalesced into one."""
+        admin = ADMIN_INITIATED in (self.initiated_by, later.initiated_by)
+        return PreferenceChange(
+            old=self.old, new=later.new, initiated_by=ADMIN_INITIATED if admin else USER_INITIATED
+        )
+
+    @property
+    def removed_source_keys(self) -> frozenset[str]:
+        def keys(preferences: EffectivePreferences) -> frozenset[str]:
+            return frozenset().union(*enabled_source_keys(preferences).values())
+
+        return keys(self.old) - keys(self.new)
 
     @property
     def favourite_settings_changed(self) -> bool:
@@ -31,23 +53,32 @@ class PreferenceChange:
         return self.new.selection_ids - self.old.selection_ids
 
     def as_json(self) -> dict[str, Any]:
-        return {"old": self.old.as_json(), "new": self.new.as_json()}
+        return {
+            "old": self.old.as_json(),
+            "new": self.new.as_json(),
+            "initiated_by": self.initiated_by,
+        }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> PreferenceChange:
         return cls(
             old=effective_preferences_from_json(value["old"]),
             new=effective_preferences_from_json(value["new"]),
+            # Changes stored before who made them was recorded were treated as the user's.
+            initiated_by=value.get("initiated_by", USER_INITIATED),
         )
 
 
 @dataclass(frozen=True)
 class RunPlan:
     """`evaluate`: the sources whose complete membership the run reads.
-    `enabled`: every source the user has now; provenance from any other source is dropped."""
+    `enabled`: every source the user has now; provenance from any other source is dropped.
+    `removed_by_user`: sources the user removed themselves in the run's change; deletions
+    that follow from them alone are exempt from the mass-delete guard."""
 
     evaluate: frozenset[str]
     enabled: frozenset[str]
+    removed_by_user: frozenset[str] = frozenset()
 
 
 def plan_run(
@@ -64,9 +95,13 @@ def plan_run(
         for source_kind, enabled in enabled_by_kind.items():
             trigger = TRIGGER_TABLE[source_kind][kind]
             evaluate |= _triggered(trigger, source_kind, enabled, preference_change)
+    user_change = preference_change and preference_change.initiated_by == USER_INITIATED
     return RunPlan(
         evaluate=frozenset(evaluate),
         enabled=frozenset().union(*enabled_by_kind.values()),
+        removed_by_user=preference_change.removed_source_keys
+        if preference_change is not None and user_change
+        else frozenset(),
     )
 
 

@@ -11,7 +11,7 @@ from preferences.signals import preferences_changed
 from profiles.signals import link_readiness_changed
 from syncengine.models import RunKind
 from syncengine.orchestration import first_run_queue_if_ready, sync_run_request
-from syncengine.planner import PreferenceChange
+from syncengine.planner import ADMIN_INITIATED, PreferenceChange
 
 
 @receiver(preferences_changed, dispatch_uid="syncengine-catch-up-run")
@@ -21,13 +21,15 @@ def queue_catch_up_run(
     linked_user_id: int,
     old: EffectivePreferences,
     new: EffectivePreferences,
+    initiated_by: str = ADMIN_INITIATED,
     **kwargs: Any,
 ) -> None:
-    # Runs inside the caller's transaction; the task is published only after commit.
+    # Runs inside the caller's transaction; the task is published only after commit. A
+    # sender that does not say who made the change gets the guard (an admin's change).
     sync_run_request(
         linked_user_id=linked_user_id,
         kind=RunKind.PREFERENCE_CHANGE,
-        change=PreferenceChange(old=old, new=new),
+        change=PreferenceChange(old=old, new=new, initiated_by=initiated_by),
     )
 
 

@@ -9,7 +9,12 @@ Rules (DESIGN §5):
   loses its keys in every run.
 - A person with no key left is deleted from the target (only contacts we created).
 - The mass-delete guard holds deletions when there are too many, except those that
-  follow directly from a source the user or admin removed.
+  follow directly from a source the user removed themselves (an administrator's
+  removal is guarded like any other loss) and those a user or admin confirmed.
+- A contact someone chose to keep when the guard held it carries the key "kept": it
+  stays, unwritten, and is neither held nor deleted again. Kept ends when a source
+  names the person again (from then on the usual rules apply, deletion included) or
+  when the card is gone from the mailbox (someone deleted it there: it is forgotten).
 - A person whose card the target no longer holds (deleted in the mailbox) is created
   again while wanted; when no longer wanted, only its record goes, outside the guard:
   nothing in the mailbox is lost.
@@ -21,6 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from syncengine.rendering import ContactCard
+
+# The provenance of a contact kept by a decision (syncengine.held): no source names it.
+KEPT_KEY = "kept"
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,13 @@ def reconcile(
     enabled: frozenset[str],
     cards: Mapping[int, ContactCard],
     guard: MassDeleteGuard,
+    removed_by_user: frozenset[str] = frozenset(),
+    confirmed: frozenset[int] = frozenset(),
+    keep: frozenset[int] = frozenset(),
 ) -> Reconciliation:
+    """`removed_by_user`: sources the user removed themselves; persons lost only to them
+    are deleted outside the guard. `confirmed`, `keep`: persons of a decided held
+    deletion (syncengine.held) not carried out yet, to delete, or to keep."""
     read = frozenset(outcome.key for outcome in outcomes if outcome.ok)
     named: dict[int, set[str]] = {}
     for outcome in outcomes:
@@ -99,18 +113,25 @@ def reconcile(
     for person_id in sorted(mapped.keys() | named.keys()):
         before = mapped.get(person_id)
         old = before.provenance if before else frozenset()
-        new = ((old & enabled) - read) | frozenset(named.get(person_id, ()))
+        kept = KEPT_KEY in old or person_id in keep
+        sources = old - {KEPT_KEY}
+        new = ((sources & enabled) - read) | frozenset(named.get(person_id, ()))
         card = cards.get(person_id)
         if before is None:
             if card is None:
                 result.missing.append(person_id)
             else:
                 result.creates.append((card, new))
+        elif not new and kept and before.present and person_id not in confirmed:
+            if old != {KEPT_KEY}:
+                result.provenance_only[person_id] = frozenset({KEPT_KEY})
+            result.unchanged += 1
         elif not new:
             # Lost only to sources the user removed: a deliberate choice, never held.
-            # Already gone from the target: nothing there to protect.
-            removed_by_user = bool(old) and not (old & enabled)
-            exempt = removed_by_user or not before.present
+            # Confirmed by a user or admin once held. Already gone from the target:
+            # nothing there to protect.
+            lost_to_user = bool(sources) and sources <= removed_by_user
+            exempt = lost_to_user or person_id in confirmed or not before.present
             (exempt_deletes if exempt else guarded_deletes).append(person_id)
         elif card is not None and not before.present:
             result.creates.append((card, new))

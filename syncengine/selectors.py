@@ -15,7 +15,8 @@ from profiles.selectors import linked_users_for_tenant
 from syncengine.models import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
-    PersonMapping,
+    HeldDecision,
+    HeldDeletion,
     RunStatus,
     SyncRun,
     SyncSchedule,
@@ -64,7 +65,8 @@ def linked_user_overview_get(*, linked_user: LinkedUser) -> LinkOverview:
 
 
 def runs_for_linked_user(*, linked_user: LinkedUser, limit: int = RECENT_RUNS) -> list[SyncRun]:
-    return list(SyncRun.objects.filter(linked_user=linked_user).order_by("-queued_at")[:limit])
+    runs = SyncRun.objects.filter(linked_user=linked_user).select_related("held_deletion")
+    return list(runs.order_by("-queued_at")[:limit])
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -90,7 +92,11 @@ def run_as_json(run: SyncRun) -> dict[str, Any]:
         "deleted": run.deleted_count,
         "unchanged": run.unchanged_count,
         "failed": run.failed_count,
-        "held_deletions": len(run.held_deletions),
+        # Only while the run asks for a decision; a run that held the same persons again,
+        # or whose deletions were decided, asks for nothing.
+        "held_deletions": len(run.held_deletions)
+        if run.status == RunStatus.NEEDS_CONFIRMATION
+        else 0,
         "error_text": run.error_text,
         "warnings": [str(warning.get("message", "")) for warning in run.warnings],
     }
@@ -103,23 +109,29 @@ def run_as_json(run: SyncRun) -> dict[str, Any]:
 class HeldPerson:
     person_id: int
     name: str
+    # How each source that named the person before they lost it is called.
+    sources: list[str]
 
 
 @dataclass(frozen=True)
 class HeldDeletions:
+    held: HeldDeletion
     persons: list[HeldPerson]
     # Why names are missing, when SuperOffice could not be asked.
     names_unavailable: str
+    # The runs that held these deletions, newest first.
+    runs: list[SyncRun]
 
 
-def held_deletions_describe(*, run: SyncRun, viewer: User) -> HeldDeletions:
-    """The persons a held run would delete, named from SuperOffice with the viewer's token
-    (a person deleted in SuperOffice keeps only their id)."""
-    person_ids = sorted(
-        PersonMapping.objects.filter(
-            linked_user_id=run.linked_user_id, person_id__in=run.held_deletions
-        ).values_list("person_id", flat=True)
-    )
+def held_deletion_open_get(*, linked_user: LinkedUser) -> HeldDeletion | None:
+    """The link's held deletion not carried out yet, if any."""
+    return HeldDeletion.objects.filter(linked_user=linked_user, closed_at__isnull=True).first()
+
+
+def held_deletion_describe(*, held: HeldDeletion, viewer: User) -> HeldDeletions:
+    """The persons of a held deletion with the sources they came from, named from
+    SuperOffice with the viewer's token (a person deleted there keeps only their id)."""
+    person_ids = sorted(held.person_ids)
     names: dict[int, str] = {}
     unavailable = ""
     if person_ids:
@@ -129,25 +141,32 @@ def held_deletions_describe(*, run: SyncRun, viewer: User) -> HeldDeletions:
             names = {person_id: record.full_name for person_id, record in records.items()}
         except SuperOfficeError as error:
             unavailable = f"Names could not be read from SuperOffice: {error}"
+    labels = held.source_labels
     return HeldDeletions(
+        held=held,
         persons=[
-            HeldPerson(person_id=person_id, name=names.get(person_id, ""))
+            HeldPerson(
+                person_id=person_id,
+                name=names.get(person_id, ""),
+                sources=[labels.get(key, key) for key in held.sources.get(str(person_id), [])],
+            )
             for person_id in person_ids
         ],
         names_unavailable=unavailable,
+        runs=list(held.runs.order_by("-queued_at")[:RECENT_RUNS]),
     )
 
 
-def held_runs_for_tenant(*, tenant: Tenant) -> QuerySet[SyncRun]:
-    """Runs the mass-delete guard holds, newest first, in live links of the tenant."""
+def held_deletions_pending_for_tenant(*, tenant: Tenant) -> QuerySet[HeldDeletion]:
+    """Undecided held deletions in live links of the tenant, newest first."""
     return (
-        SyncRun.objects.filter(
+        HeldDeletion.objects.filter(
             linked_user__in=linked_users_for_tenant(tenant=tenant),
-            status=RunStatus.NEEDS_CONFIRMATION,
+            decision=HeldDecision.PENDING,
+            closed_at__isnull=True,
         )
-        .exclude(held_deletions=[])
         .select_related("linked_user__profile")
-        .order_by("-queued_at")
+        .order_by("-updated_at")
     )
 
 
@@ -162,25 +181,29 @@ class StatusRow:
     next_sync_at: datetime | None
     state: str  # "ok", "waiting", "attention", "disabled"
     problem: str  # in words; empty when all is well
+    # Deletions the mass-delete guard holds until someone decides.
+    held: HeldDeletion | None = None
 
     @property
     def last_sync_at(self) -> datetime | None:
         return self.last_run.finished_at if self.last_run else None
 
 
-def _problem(linked_user: LinkedUser, last_run: SyncRun | None) -> tuple[str, str]:
+def _problem(
+    linked_user: LinkedUser, last_run: SyncRun | None, held: HeldDeletion | None
+) -> tuple[str, str]:
     waiting = link_waiting_for(linked_user)
     if not linked_user.is_enabled:
         return "disabled", " ".join(waiting)
     if waiting:
         return "waiting", " ".join(waiting)
-    if last_run is None:
-        return "ok", ""
-    if last_run.status == RunStatus.NEEDS_CONFIRMATION and last_run.held_deletions:
+    if held is not None:
         return "attention", (
-            f"{len(last_run.held_deletions)} deletions wait for confirmation "
+            f"{len(held.person_ids)} deletions wait for a decision "
             "(the mass-delete guard held them)."
         )
+    if last_run is None:
+        return "ok", ""
     if last_run.status in (RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.PARTIAL):
         words = [last_run.error_text] + [str(w.get("message", "")) for w in last_run.warnings]
         return "attention", " ".join(word for word in words if word) or (
@@ -221,13 +244,15 @@ def status_rows_for_tenant(
         )
     )
     runs = SyncRun.objects.in_bulk([run_id for run_id in last_run_ids.values() if run_id])
+    pending = {h.linked_user_id: h for h in held_deletions_pending_for_tenant(tenant=tenant)}
     rows = []
     for link in live_links.select_related("target_account", "sync_schedule"):
         run_id = last_run_ids.get(link.pk)
         last_run = runs.get(run_id) if run_id else None
         account = getattr(link, "target_account", None)
         schedule = getattr(link, "sync_schedule", None)
-        state, problem = _problem(link, last_run)
+        held = pending.get(link.pk)
+        state, problem = _problem(link, last_run, held)
         rows.append(
             StatusRow(
                 linked_user=link,
@@ -236,6 +261,7 @@ def status_rows_for_tenant(
                 next_sync_at=schedule.next_regular_at if schedule else None,
                 state=state,
                 problem=problem,
+                held=held,
             )
         )
     if sort not in STATUS_SORTS:

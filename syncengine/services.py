@@ -18,7 +18,8 @@ from django.utils import timezone
 from preferences.selectors import EffectivePreferences, effective_preferences_get
 from profiles.models import LinkedUser
 from syncengine.healing import Healing, mappings_heal
-from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
+from syncengine.held import held_decided_persons, held_deletions_record
+from syncengine.models import HeldDeletion, PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange, RunPlan, plan_run
 from syncengine.reconciler import MassDeleteGuard, Reconciliation, SourceOutcome, reconcile
 from syncengine.rendering import ContactCard, render_person
@@ -391,6 +392,7 @@ def sync_run_execute(
         for person_id, person in persons.items()
     }
     existing = {m.person_id: m for m in PersonMapping.objects.filter(linked_user=linked_user)}
+    confirmed, keep = held_decided_persons(linked_user_id=linked_user.pk)
     healing = Healing()
     # The mapping is a cache of what we wrote: first and housekeeping runs compare it with
     # the mailbox's own listing, and so does any run that finds no mapping at all (lost
@@ -399,10 +401,11 @@ def sync_run_execute(
         healing = mappings_heal(
             run=run, target=target, existing=existing, cards=cards, provenance=plan.enabled
         )
+    mapped = healing.mapped(existing)
     reconciliation = healing.record(
         run=run,
         reconciliation=reconcile(
-            mapped=healing.mapped(existing),
+            mapped=mapped,
             outcomes=outcomes,
             enabled=plan.enabled,
             cards=cards,
@@ -410,8 +413,13 @@ def sync_run_execute(
                 max_percent=profile.mass_delete_max_percent,
                 max_count=profile.mass_delete_max_count,
             ),
+            removed_by_user=plan.removed_by_user,
+            confirmed=confirmed,
+            keep=keep,
         ),
     )
+    # Their sources before this run takes them away, for the decision to show.
+    held = {pid: mapped[pid].provenance for pid in reconciliation.held_deletes}
     error_text = _write(
         run=run,
         target=target,
@@ -432,9 +440,12 @@ def sync_run_execute(
         },
     )
     run.refresh_from_db(fields=["progress_done", "heartbeat_at"])
+    asks = held_deletions_record(
+        run=run, held=held, preferences=preferences, change=run_preference_change(run)
+    )
     if error_text:
         status = RunStatus.FAILED
-    elif reconciliation.held_deletes:
+    elif asks:
         status = RunStatus.NEEDS_CONFIRMATION
     elif run.warnings or run.failed_count:
         status = RunStatus.PARTIAL
@@ -491,16 +502,20 @@ def _write(
     return error_text
 
 
-def sync_run_apply_held_deletions(*, run: SyncRun, target: Target) -> int:
-    """Delete what the mass-delete guard held, for persons still named by no source."""
-    still_unwanted = PersonMapping.objects.filter(
-        linked_user_id=run.linked_user_id, person_id__in=run.held_deletions, provenance=[]
-    )
-    existing = {m.person_id: m for m in still_unwanted}
+def held_deletion_apply(*, held: HeldDeletion, target: Target) -> int:
+    """Delete what a user or admin confirmed, for persons still named by no source. The
+    deletions count on the run that last held them."""
+    existing = {
+        m.person_id: m
+        for m in PersonMapping.objects.filter(
+            linked_user_id=held.linked_user_id, person_id__in=held.person_ids, provenance=[]
+        )
+    }
+    # A run long pruned from the history: the writes are counted nowhere.
+    run = held.last_run or SyncRun(linked_user_id=held.linked_user_id)
     SyncRun.objects.filter(pk=run.pk).update(progress_total=F("progress_total") + len(existing))
     writer = _Writer(run=run, target=target, existing=existing)
     for person_id in existing:
         writer.apply(f"delete person {person_id}", writer.delete, person_id)
     writer.flush()
-    SyncRun.objects.filter(pk=run.pk).update(held_deletions=[])
     return writer.counts["deleted"]

@@ -46,13 +46,13 @@ def sync_run_task(
 
 
 @shared_task(bind=True, max_retries=LOCK_MAX_RETRIES, ignore_result=True)
-def sync_run_apply_held_deletions_task(self: Any, run_id: int) -> None:
-    """Apply what the mass-delete guard held, once a user or admin confirmed it."""
+def sync_run_apply_held_deletions_task(self: Any, held_id: int) -> None:
+    """Carry out a user's or admin's decision on what the mass-delete guard held."""
     from syncengine.locks import LockHeld
     from syncengine.performing import held_deletions_apply
 
     try:
-        held_deletions_apply(run_id=run_id)
+        held_deletions_apply(held_id=held_id)
     except LockHeld as busy:
         raise self.retry(exc=busy, countdown=LOCK_RETRY_SECONDS) from busy
 

@@ -14,7 +14,8 @@ urlpatterns = [
     path("links/<uuid:code>/runs/", views.run_list, name="runs"),
     path("links/<uuid:code>/runs.json", views.run_list_json, name="runs-json"),
     path("runs/<uuid:code>/", views.run_detail, name="run"),
-    path("runs/<uuid:code>/apply-deletions/", views.run_apply_deletions, name="apply-deletions"),
+    path("held-deletions/<uuid:code>/", views.held_detail, name="held"),
+    path("held-deletions/<uuid:code>/decide/", views.held_decide, name="held-decide"),
     path("manage/profiles/<uuid:code>/link-users/", views.link_users, name="link-users"),
     path(
         "manage/profiles/<uuid:code>/link-users/domain/",

@@ -1,5 +1,5 @@
 """Portal pages about syncing: a user's overview, credentials and runs; the admin's Link
-Users and Status pages, and the runs held by the mass-delete guard.
+Users and Status pages, and the decisions the mass-delete guard asks for.
 
 Tenant rows are reached only through profiles.access (404 to other tenants, 403 to
 members lacking the right).
@@ -39,14 +39,16 @@ from syncengine.credentials import (
     target_addressbooks_list,
     target_credentials_save,
 )
-from syncengine.models import RunKind, RunStatus, SyncRun
+from syncengine.forms import HeldDecisionForm
+from syncengine.models import HeldDecision, HeldDeletion, RunKind, SyncRun
 from syncengine.orchestration import sync_run_request
 from syncengine.performing import held_deletions_confirm
 from syncengine.readiness import link_waiting_for
 from syncengine.selectors import (
     STATUS_SORTS,
-    held_deletions_describe,
-    held_runs_for_tenant,
+    held_deletion_describe,
+    held_deletion_open_get,
+    held_deletions_pending_for_tenant,
     linkable_associates,
     linked_user_overview_get,
     run_as_json,
@@ -75,6 +77,7 @@ def overview(request: HttpRequest, code: UUID) -> HttpResponse:
             "linked_user": linked_user,
             "overview": linked_user_overview_get(linked_user=linked_user),
             "runs": runs_for_linked_user(linked_user=linked_user, limit=5),
+            "held": held_deletion_open_get(linked_user=linked_user),
             "summary": effective_summary(effective_preferences_get(linked_user=linked_user)),
         },
     )
@@ -184,30 +187,58 @@ def run_list_json(request: HttpRequest, code: UUID) -> JsonResponse:
 
 @login_required
 def run_detail(request: HttpRequest, code: UUID) -> HttpResponse:
-    user = _user(request)
     run = get_linked_row_for_user(
-        user=user, rows=SyncRun.objects.select_related("linked_user__profile"), code=code
+        user=_user(request),
+        rows=SyncRun.objects.select_related("linked_user__profile", "held_deletion"),
+        code=code,
     )
-    held = None
-    if run.status == RunStatus.NEEDS_CONFIRMATION and run.held_deletions:
-        held = held_deletions_describe(run=run, viewer=user)
+    context = {"run": run, "linked_user": run.linked_user}
+    return render(request, "syncengine/run_detail.html", context)
+
+
+# --- deletions the mass-delete guard held -------------------------------------------------------
+
+
+@login_required
+def held_detail(request: HttpRequest, code: UUID) -> HttpResponse:
+    """The persons a held deletion would delete, their sources, and Apply / Keep (or who
+    decided what, and when)."""
+    user = _user(request)
+    held = get_linked_row_for_user(
+        user=user, rows=HeldDeletion.objects.select_related("linked_user__profile"), code=code
+    )
     return render(
         request,
-        "syncengine/run_detail.html",
-        {"run": run, "linked_user": run.linked_user, "held": held},
+        "syncengine/held_deletion.html",
+        {
+            "held": held,
+            "linked_user": held.linked_user,
+            "described": held_deletion_describe(held=held, viewer=user),
+        },
     )
 
 
 @require_POST
 @login_required
-def run_apply_deletions(request: HttpRequest, code: UUID) -> HttpResponse:
-    run = get_linked_row_for_user(user=_user(request), rows=SyncRun.objects.all(), code=code)
-    count = held_deletions_confirm(run=run) if run.status == RunStatus.NEEDS_CONFIRMATION else 0
-    if count:
-        messages.success(request, f"{count} deletions are being applied in the background.")
+def held_decide(request: HttpRequest, code: UUID) -> HttpResponse:
+    user = _user(request)
+    held = get_linked_row_for_user(user=user, rows=HeldDeletion.objects.all(), code=code)
+    form = HeldDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose to apply the deletions or to keep the contacts.")
+    elif not held_deletions_confirm(
+        held=held, decision=HeldDecision(form.cleaned_data["decision"]), decided_by=user
+    ):
+        messages.error(request, "This was decided already; nothing was changed.")
+    elif form.cleaned_data["decision"] == HeldDecision.APPLY:
+        messages.success(
+            request, f"{len(held.person_ids)} deletions are being applied in the background."
+        )
     else:
-        messages.error(request, "This run holds no deletions to apply.")
-    return redirect("syncengine:run", code=run.code)
+        messages.success(
+            request, f"The {len(held.person_ids)} contacts are kept; later runs leave them."
+        )
+    return redirect("syncengine:held", code=held.code)
 
 
 # --- the admin portal ---------------------------------------------------------------------
@@ -342,7 +373,7 @@ def status(request: HttpRequest) -> HttpResponse:
         {
             "tenant": tenant,
             "rows": status_rows_for_tenant(tenant=tenant, sort=sort, descending=descending),
-            "held_runs": held_runs_for_tenant(tenant=tenant),
+            "held_deletions": held_deletions_pending_for_tenant(tenant=tenant),
             "sort": sort,
             "descending": descending,
             "columns": [

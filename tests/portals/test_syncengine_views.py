@@ -1,7 +1,7 @@
 """Sync pages (syncengine/views.py): the user's overview, Sync now, Edit credentials and
-run history with its JSON; held runs and *Apply N deletions*; the admin's Link Users and
-Status pages. Credentials are tested against a real Radicale, SuperOffice users read from
-the live sandbox."""
+run history with its JSON; deletions held by the guard, *Apply* and *Keep*; the admin's
+Link Users and Status pages. Credentials are tested against a real Radicale, SuperOffice
+users read from the live sandbox."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from django.test import Client
 from django.utils import timezone
 
 from profiles.models import LinkedUser, SuperOfficeToken, SyncProfile, TargetAccount, User
-from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun, SyncSchedule
+from syncengine.models import (
+    HeldDecision,
+    HeldDeletion,
+    PersonMapping,
+    RunKind,
+    RunStatus,
+    SyncRun,
+    SyncSchedule,
+)
 from tests.plugins.radicale import RadicaleHelper
 from tests.portals.conftest import make_ready
 
@@ -41,11 +49,24 @@ def finished_run(linked_user: LinkedUser, **fields: Any) -> SyncRun:
 
 
 def held_run(linked_user: LinkedUser, person_ids: list[int]) -> SyncRun:
+    """A run whose guard held these persons' deletion, asking for a decision."""
     for person_id in person_ids:
         PersonMapping.objects.create(
             linked_user=linked_user, person_id=person_id, target_uid=f"so-person-{person_id}"
         )
-    return finished_run(linked_user, status=RunStatus.NEEDS_CONFIRMATION, held_deletions=person_ids)
+    run = finished_run(linked_user, status=RunStatus.NEEDS_CONFIRMATION, held_deletions=person_ids)
+    run.held_deletion = HeldDeletion.objects.create(
+        linked_user=linked_user,
+        person_ids=person_ids,
+        sources={str(person_id): ["selection:1", "favourite_persons"] for person_id in person_ids},
+        source_labels={
+            "selection:1": "Selection “Key customers”",
+            "favourite_persons": "Favourite contacts",
+        },
+        last_run=run,
+    )
+    run.save(update_fields=["held_deletion"])
+    return run
 
 
 # --- the overview ---------------------------------------------------------------------------
@@ -391,19 +412,26 @@ class TestRunHistory:
 
 
 class TestHeldDeletions:
-    def test_the_run_shows_what_would_be_deleted(
+    def url(self, run: SyncRun, action: str = "") -> str:
+        assert run.held_deletion is not None
+        return f"/held-deletions/{run.held_deletion.code}/{action}"
+
+    def test_each_person_shows_the_sources_they_came_from(
         self, login: Login, bob: User, bob_link: LinkedUser
     ) -> None:
         run = held_run(bob_link, [101, 102, 103])
 
-        response = login(bob).get(f"/runs/{run.code}/")
+        response = login(bob).get(self.url(run))
 
         assert response.status_code == 200
-        held = response.context["held"]
-        assert [person.person_id for person in held.persons] == [101, 102, 103]
+        described = response.context["described"]
+        assert [person.person_id for person in described.persons] == [101, 102, 103]
+        assert described.persons[0].sources == ["Selection “Key customers”", "Favourite contacts"]
         # Bob holds no SuperOffice token: the ids are shown, and why names are not.
-        assert "Names could not be read from SuperOffice" in held.names_unavailable
+        assert "Names could not be read from SuperOffice" in described.names_unavailable
+        assert described.runs == [run]
         assert b"Apply 3 deletions" in response.content
+        assert b"Keep these contacts" in response.content
 
     def test_names_come_from_superoffice(
         self, login: Login, ingrid: User, ingrid_link: LinkedUser
@@ -411,16 +439,27 @@ class TestHeldDeletions:
         # Persons 1 and 2 of the sandbox's tenant are its associates Ingrid and Ola.
         run = held_run(ingrid_link, [1, 2])
 
-        response = login(ingrid).get(f"/runs/{run.code}/")
+        response = login(ingrid).get(self.url(run))
 
-        held = response.context["held"]
-        assert [(person.person_id, person.name) for person in held.persons] == [
+        described = response.context["described"]
+        assert [(person.person_id, person.name) for person in described.persons] == [
             (1, "Ingrid Haugen"),
             (2, "Ola Berg"),
         ]
-        assert held.names_unavailable == ""
+        assert described.names_unavailable == ""
 
-    def test_apply_confirms_in_the_background(
+    def test_the_run_and_the_users_page_lead_to_the_decision(
+        self, login: Login, bob: User, bob_link: LinkedUser
+    ) -> None:
+        run = held_run(bob_link, [101, 102])
+        client = login(bob)
+
+        assert self.url(run).encode() in client.get(f"/runs/{run.code}/").content
+        overview = client.get(f"/links/{bob_link.code}/")
+        assert overview.context["held"] == run.held_deletion
+        assert b"2 deletions wait for a decision" in overview.content
+
+    def test_apply_is_recorded_and_carried_out_in_the_background(
         self,
         login: Login,
         bob: User,
@@ -431,12 +470,19 @@ class TestHeldDeletions:
         run = held_run(bob_link, [101, 102])
 
         with django_capture_on_commit_callbacks(execute=True):
-            response = login(bob).post(f"/runs/{run.code}/apply-deletions/", follow=True)
+            response = login(bob).post(self.url(run, "decide/"), {"decision": "apply"}, follow=True)
 
-        assert published_runs == [run.pk]
+        held = HeldDeletion.objects.get()
+        assert published_runs == [held.pk]
         assert "2 deletions are being applied in the background." in messages_of(response)
+        assert held.decision == HeldDecision.APPLY
+        assert held.decided_by == bob
+        assert held.decided_at is not None
+        assert b"Decided by" in response.content
+        run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED  # no longer asks
 
-    def test_an_admin_can_apply_a_users_held_deletions(
+    def test_an_admin_can_keep_a_users_contacts(
         self,
         login: Login,
         alice: User,
@@ -447,11 +493,16 @@ class TestHeldDeletions:
         run = held_run(bob_link, [101])
 
         with django_capture_on_commit_callbacks(execute=True):
-            login(alice).post(f"/runs/{run.code}/apply-deletions/")
+            response = login(alice).post(
+                self.url(run, "decide/"), {"decision": "keep"}, follow=True
+            )
 
-        assert published_runs == [run.pk]
+        held = HeldDeletion.objects.get()
+        assert published_runs == [held.pk]
+        assert "The 1 contacts are kept; later runs leave them." in messages_of(response)
+        assert (held.decision, held.decided_by) == (HeldDecision.KEEP, alice)
 
-    def test_a_run_without_held_deletions_applies_nothing(
+    def test_a_decision_is_taken_once(
         self,
         login: Login,
         bob: User,
@@ -459,13 +510,31 @@ class TestHeldDeletions:
         published_runs: list[int],
         django_capture_on_commit_callbacks: OnCommit,
     ) -> None:
-        run = finished_run(bob_link)
-
+        run = held_run(bob_link, [101])
+        client = login(bob)
         with django_capture_on_commit_callbacks(execute=True):
-            response = login(bob).post(f"/runs/{run.code}/apply-deletions/", follow=True)
+            client.post(self.url(run, "decide/"), {"decision": "keep"})
+            response = client.post(self.url(run, "decide/"), {"decision": "apply"}, follow=True)
 
+        assert "This was decided already; nothing was changed." in messages_of(response)
+        assert HeldDeletion.objects.get().decision == HeldDecision.KEEP
+        assert len(published_runs) == 1
+
+    def test_an_unknown_decision_changes_nothing(
+        self, login: Login, bob: User, bob_link: LinkedUser, published_runs: list[int]
+    ) -> None:
+        run = held_run(bob_link, [101])
+
+        response = login(bob).post(self.url(run, "decide/"), {"decision": "forget"}, follow=True)
+
+        assert "Choose to apply the deletions or to keep the contacts." in messages_of(response)
+        assert HeldDeletion.objects.get().is_pending
         assert published_runs == []
-        assert "This run holds no deletions to apply." in messages_of(response)
+
+    def test_it_only_takes_post(self, login: Login, bob: User, bob_link: LinkedUser) -> None:
+        run = held_run(bob_link, [101])
+
+        assert login(bob).get(self.url(run, "decide/")).status_code == 405
 
     def test_another_member_gets_404(
         self,
@@ -479,9 +548,12 @@ class TestHeldDeletions:
         client = login(bob)
 
         assert client.get(f"/runs/{run.code}/").status_code == 404
+        assert client.get(self.url(run)).status_code == 404
         with django_capture_on_commit_callbacks(execute=True):
-            assert client.post(f"/runs/{run.code}/apply-deletions/").status_code == 404
+            response = client.post(self.url(run, "decide/"), {"decision": "apply"})
+        assert response.status_code == 404
         assert published_runs == []
+        assert HeldDeletion.objects.get().is_pending
 
     def test_another_tenant_gets_404(
         self,
@@ -495,14 +567,18 @@ class TestHeldDeletions:
         client = login(charlie)
 
         assert client.get(f"/runs/{run.code}/").status_code == 404
+        assert client.get(self.url(run)).status_code == 404
         with django_capture_on_commit_callbacks(execute=True):
-            assert client.post(f"/runs/{run.code}/apply-deletions/").status_code == 404
+            response = client.post(self.url(run, "decide/"), {"decision": "keep"})
+        assert response.status_code == 404
         assert published_runs == []
+        assert HeldDeletion.objects.get().is_pending
 
     def test_it_requires_login(self, client: Client, bob_link: LinkedUser) -> None:
         run = held_run(bob_link, [101])
 
         assert client.get(f"/runs/{run.code}/").status_code == 302
+        assert client.get(self.url(run)).status_code == 302
 
 
 # --- Link Users -----------------------------------------------------------------------------
@@ -732,10 +808,25 @@ class TestStatus:
 
         response = login(alice).get("/manage/status/")
 
-        assert list(response.context["held_runs"]) == [run]
-        assert f"/runs/{run.code}/".encode() in response.content
+        assert list(response.context["held_deletions"]) == [run.held_deletion]
+        assert run.held_deletion is not None
+        assert f"/held-deletions/{run.held_deletion.code}/".encode() in response.content
         [row] = response.context["rows"]
-        assert "2 deletions wait for confirmation" in row.problem
+        assert "2 deletions wait for a decision" in row.problem
+
+    def test_a_decided_deletion_is_no_problem_any_more(
+        self, login: Login, alice: User, bob_link: LinkedUser
+    ) -> None:
+        make_ready(bob_link)
+        run = held_run(bob_link, [101, 102])
+        HeldDeletion.objects.update(decision=HeldDecision.KEEP, decided_at=timezone.now())
+        SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+
+        response = login(alice).get("/manage/status/")
+
+        assert list(response.context["held_deletions"]) == []
+        [row] = response.context["rows"]
+        assert row.problem == ""
 
     def test_the_csv_export(
         self, login: Login, alice: User, alice_link: LinkedUser, bob_link: LinkedUser

@@ -7,7 +7,7 @@ from pytest_django.fixtures import SettingsWrapper
 
 from profiles.models import LinkedUser, Tenant
 from syncengine.console import queue_state, runs_needing_attention, runs_per_hour, tenants_health
-from syncengine.models import RunKind, RunStatus, SyncRun
+from syncengine.models import HeldDecision, HeldDeletion, RunKind, RunStatus, SyncRun
 
 
 def _run(
@@ -37,9 +37,25 @@ def test_attention_lists_each_users_latest_failure_or_held_run(
     _run(alice_link, RunStatus.FAILED, hours_ago=2)
     _run(alice_link, RunStatus.SUCCEEDED, hours_ago=1)  # recovered since
     held = _run(bob_link, RunStatus.NEEDS_CONFIRMATION)
+    HeldDeletion.objects.create(linked_user=bob_link, person_ids=[1], last_run=held)
     failed = _run(charlie_link, RunStatus.FAILED, hours_ago=0.5)
 
     assert runs_needing_attention() == [held, failed]
+
+
+def test_attention_lists_the_run_that_last_held_an_undecided_deletion_once(
+    bob_link: LinkedUser,
+) -> None:
+    asked = _run(bob_link, RunStatus.NEEDS_CONFIRMATION, hours_ago=1)
+    again = _run(bob_link, RunStatus.SUCCEEDED)  # held the same persons again
+    held = HeldDeletion.objects.create(linked_user=bob_link, person_ids=[1], last_run=again)
+    SyncRun.objects.filter(pk__in=[asked.pk, again.pk]).update(held_deletion=held)
+
+    assert runs_needing_attention() == [again]
+
+    held.decision = HeldDecision.KEEP
+    held.save()
+    assert runs_needing_attention() == []
 
 
 def test_tenants_health(

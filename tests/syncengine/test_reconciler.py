@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from syncengine.reconciler import Mapped, MassDeleteGuard, SourceOutcome, reconcile
+from syncengine.reconciler import KEPT_KEY, Mapped, MassDeleteGuard, SourceOutcome, reconcile
 from tests.syncengine.cards import card
 
 GUARD = MassDeleteGuard(max_percent=50, max_count=25)
@@ -173,17 +173,91 @@ def test_mass_delete_guard_needs_both_thresholds(synced: int, dropped: int, held
         assert result.held_deletes == []
 
 
-def test_deletions_from_a_removed_source_are_never_held() -> None:
+def test_deletions_from_a_source_the_user_removed_are_never_held() -> None:
     result = reconcile(
         mapped=_many(60, S2),
         outcomes=[],
         enabled=frozenset({A}),
         cards={},
         guard=GUARD,
+        removed_by_user=frozenset({S2}),
     )
 
     assert len(result.deletes) == 60
     assert result.held_deletes == []
+
+
+def test_deletions_from_a_source_removed_otherwise_go_through_the_guard() -> None:
+    # An administrator's removal (or one no change of the user's explains).
+    result = reconcile(
+        mapped=_many(60, S2), outcomes=[], enabled=frozenset({A}), cards={}, guard=GUARD
+    )
+
+    assert result.deletes == []
+    assert len(result.held_deletes) == 60
+
+
+def test_a_person_also_lost_to_a_source_the_user_kept_is_guarded() -> None:
+    many = {pid: mapped(pid, S1, S2) for pid in range(1, 61)}
+    result = reconcile(
+        mapped=many,
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset())],
+        enabled=frozenset({S1}),
+        cards={},
+        guard=GUARD,
+        removed_by_user=frozenset({S2}),
+    )
+
+    assert len(result.held_deletes) == 60
+
+
+def test_confirmed_deletions_are_deleted_outside_the_guard() -> None:
+    result = reconcile(
+        # 30 of 50: the guard would hold them, unconfirmed.
+        mapped={**_many(20, S1), **{pid: mapped(pid) for pid in range(61, 91)}},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset(range(1, 21)))],
+        enabled=frozenset({S1}),
+        cards={},
+        guard=GUARD,
+        confirmed=frozenset(range(61, 91)),
+    )
+
+    assert sorted(result.deletes) == list(range(61, 91))
+    assert result.held_deletes == []
+
+
+def test_kept_persons_stay_without_a_source_and_are_never_held() -> None:
+    kept = {pid: mapped(pid, KEPT_KEY) for pid in range(1, 31)}
+    chosen = {pid: mapped(pid) for pid in range(31, 61)}  # decided "keep" just now
+
+    result = reconcile(
+        mapped=kept | chosen,
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset())],
+        enabled=frozenset({S1}),
+        cards={},
+        guard=GUARD,
+        keep=frozenset(chosen),
+    )
+
+    assert result.deletes == []
+    assert result.held_deletes == []
+    assert result.provenance_only == dict.fromkeys(chosen, frozenset({KEPT_KEY}))
+    assert result.unchanged == 60
+
+
+def test_kept_ends_when_a_source_names_the_person_again() -> None:
+    result = reconcile(
+        mapped={1: mapped(1, KEPT_KEY), 2: _gone(2, KEPT_KEY)},
+        outcomes=[SourceOutcome(key=S1, person_ids=frozenset({1}))],
+        enabled=frozenset({S1}),
+        cards={1: card(1)},
+        guard=GUARD,
+    )
+
+    # Named again: an ordinary contact of S1 from now on. Deleted in the mailbox while
+    # kept: forgotten, never created again.
+    assert result.provenance_only == {1: frozenset({S1})}
+    assert result.deletes == [2]
 
 
 def test_held_persons_stay_held_until_named_again() -> None:

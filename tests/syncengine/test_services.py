@@ -26,8 +26,8 @@ from sandbox.testing import SandboxControl
 from syncengine import services
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange
-from syncengine.services import sync_run_apply_held_deletions, sync_run_execute, sync_window_for
-from syncengine.superoffice import reads, selections
+from syncengine.services import held_deletion_apply, sync_run_execute
+from syncengine.superoffice import reads
 from syncengine.superoffice.client import superoffice_client_for_linked_user
 from syncengine.superoffice.errors import TransientError
 from syncengine.targets.memory import RecordingTarget
@@ -40,45 +40,6 @@ DYNAMIC_VIP = 12
 FRESH = (5101, 5102, 5103, 5104)
 
 Runner = Callable[..., SyncRun]
-
-
-@pytest.fixture
-def target() -> RecordingTarget:
-    return RecordingTarget()
-
-
-@pytest.fixture
-def run_sync(ingrid_link: LinkedUser, target: RecordingTarget) -> Runner:
-    """Run the engine once for Ingrid, as a worker would."""
-
-    def run(kind: RunKind, *, change: PreferenceChange | None = None, **trigger: Any) -> SyncRun:
-        if change is not None:
-            trigger["preference_change"] = change.as_json()
-        sync_run = SyncRun.objects.create(linked_user=ingrid_link, kind=kind, trigger=trigger)
-        ingrid_link.refresh_from_db()
-        with superoffice_client_for_linked_user(linked_user=ingrid_link) as client:
-            return sync_run_execute(run=sync_run, client=client, target=target)
-
-    return run
-
-
-@pytest.fixture
-def read() -> Callable[..., frozenset[int]]:
-    """What a source names right now, read straight from SuperOffice."""
-
-    def read_source(ingrid: LinkedUser, source: str, **kwargs: Any) -> frozenset[int]:
-        with superoffice_client_for_linked_user(linked_user=ingrid) as client:
-            if source == "appointments":
-                window = sync_window_for(linked_user=ingrid, now=timezone.now())
-                return reads.appointment_person_ids(client=client, associate_id=1, window=window)
-            if source == "selection":
-                return frozenset(selections.selection_members(client=client, **kwargs))
-            if source == "favourite_companies":
-                companies = reads.favourite_company_ids(client=client, associate_id=1)
-                return frozenset(reads.persons_at_companies(client=client, company_ids=companies))
-            return frozenset(reads.favourite_persons(client=client, associate_id=1))
-
-    return read_source
 
 
 def _set(ingrid: LinkedUser, **changes: Any) -> PreferenceChange:
@@ -569,13 +530,14 @@ def test_mass_deletion_is_held_until_confirmed(
     assert sorted(run.held_deletions) == leaving
     assert set(leaving) <= target.person_ids
     assert run.deleted_count == 0
+    assert run.held_deletion is not None
 
-    deleted = sync_run_apply_held_deletions(run=run, target=target)
+    # Confirmed (syncengine.held decides; the task applies, counting on the run).
+    deleted = held_deletion_apply(held=run.held_deletion, target=target)
 
     assert deleted == 15
     assert not set(leaving) & target.person_ids
     run.refresh_from_db()
-    assert run.held_deletions == []
     assert run.deleted_count == 15
 
 

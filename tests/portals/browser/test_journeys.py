@@ -20,7 +20,7 @@ from preferences.models import PersonSyncPreferences
 from profiles.models import LinkedUser, SyncProfile, TargetAccount, Tenant, User
 from profiles.services import linked_user_link, profile_create
 from sandbox.testing import SandboxControl
-from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
+from syncengine.models import HeldDeletion, PersonMapping, RunKind, RunStatus, SyncRun
 from tests.plugins.nordlys import INGRID, OLA
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.plugins.worker import WorkerProcess
@@ -294,6 +294,14 @@ def test_every_page_fits_a_phone(
         finished_at=timezone.now(),
         held_deletions=[1, 2],
     )
+    decision = HeldDeletion.objects.create(
+        linked_user=ingrid_link,
+        person_ids=[1, 2],
+        sources={"1": ["selection:1"], "2": ["selection:1"]},
+        source_labels={"selection:1": "Selection “Nøkkelkunder Oslo”"},
+        last_run=held,
+    )
+    SyncRun.objects.filter(pk=held.pk).update(held_deletion=decision)
     deleted = profile_create(tenant=nordlys, name="Old mailboxes")
     linked_user_link(profile=deleted, associate_id=3, email="kari.lie@nordlys-demo.example")
     deleted.soft_delete()
@@ -304,6 +312,7 @@ def test_every_page_fits_a_phone(
         "09-credentials": f"/links/{ingrid_link.code}/credentials/",
         "10-preferences": f"/links/{ingrid_link.code}/preferences/",
         "11-run-held": f"/runs/{held.code}/",
+        "11-held-deletions": f"/held-deletions/{decision.code}/",
         "12-profiles": "/manage/?deleted=1",
         "13-profile-new": "/manage/profiles/new/",
         "14-manage-profile": f"/manage/profiles/{profile.code}/",
@@ -317,9 +326,12 @@ def test_every_page_fits_a_phone(
         screenshot(page, name)
 
     page.goto(f"{live_server.url}/runs/{held.code}/")
+    page.get_by_role("link", name="Decide: apply or keep").click()
     expect(page.get_by_role("cell", name="Ola Berg")).to_be_visible()
+    expect(page.get_by_role("cell", name="Selection “Nøkkelkunder Oslo”").first).to_be_visible()
     page.get_by_role("button", name="Apply 2 deletions").click()
     expect(page.get_by_text("2 deletions are being applied in the background.")).to_be_visible()
+    expect(page.get_by_text("Decided by")).to_be_visible()
 
     page.goto(f"{live_server.url}/manage/profiles/{profile.code}/link-users/")
     page.get_by_label("SuperOffice user").select_option(
