@@ -11,7 +11,7 @@ change which persons are synced.
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from syncengine.superoffice.errors import PermanentError
@@ -45,8 +45,11 @@ def id_cell(row: dict[str, Any], column: str) -> int:
 
 
 def bool_cell(row: dict[str, Any], column: str) -> bool:
-    """A bool column: true/false (also as text or 0/1); anything else is refused."""
+    """A bool column: true/false (also as text or 0/1), empty as false; anything else
+    (an icon hint) is refused."""
     value = row.get(column)
+    if value is None:
+        return False
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -76,12 +79,3 @@ def datetime_cell(row: dict[str, Any], column: str) -> datetime | None:
     except ValueError:
         raise _unexpected(row=row, column=column, wanted="date") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def birth_date_cell(row: dict[str, Any], column: str) -> date | None:
-    moment = datetime_cell(row, column)
-    # Year 1 means no birth date and year 2 "day and month, year unknown": a card needs
-    # a whole date, so both count as none.
-    if moment is None or moment.year <= 2:
-        return None
-    return moment.date()

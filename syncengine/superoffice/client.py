@@ -53,8 +53,8 @@ DEFAULT_BACKOFF_CAP_SECONDS = 30.0
 DEFAULT_LONGEST_RETRY_AFTER_SECONDS = 120.0
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_PAGE_SIZE = 1000
-# Longer query strings go as a form-encoded POST, which the archive endpoint also takes,
-# so big `oneOf` lists never hit a proxy's URL length limit.
+# Longer query strings go as a form-encoded POST, which the archive endpoint takes "when
+# the query string would exceed URL length limits" (its Swagger), e.g. long filters.
 LONGEST_QUERY_STRING = 2000
 
 BUSY_STATUSES = {429, 503}

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from syncengine.superoffice.cells import (
-    birth_date_cell,
     bool_cell,
     datetime_cell,
     id_cell,
@@ -44,7 +44,11 @@ class PersonColumns:
             "personDirectPhone/formattedNumber",
             "personMobilePhone/formattedNumber",
             "personPrivate/formattedNumber",
-            "birthdate",
+            # The documented birth columns: `birthdate` has no restriction type, so no
+            # documented value form; these three are ints.
+            "birthYear",
+            "birthMonth",
+            "birthDay",
             "retired",
             "personUpdatedDate",
         )
@@ -58,6 +62,17 @@ PERSON_ARCHIVE_COLUMNS = PersonColumns(
 SELECTION_MEMBER_COLUMNS = PersonColumns(
     company_name="name", department="department", email="personEmail/emailAddress"
 )
+
+
+def birth_date(*, year: int, month: int, day: int) -> date | None:
+    """A card needs a whole date: none when a part is unknown. SuperOffice stores a
+    missing year as year 1 or 2 ("day and month, year unknown")."""
+    if year <= 2 or not month or not day:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
 
 
 def person_records(
@@ -89,7 +104,11 @@ def _person_record(*, row: dict[str, Any], person_id: int, columns: PersonColumn
         office_phones=_present(row, "personDirectPhone/formattedNumber"),
         mobile_phones=_present(row, "personMobilePhone/formattedNumber"),
         private_phones=_present(row, "personPrivate/formattedNumber"),
-        birth_date=birth_date_cell(row, "birthdate"),
+        birth_date=birth_date(
+            year=id_cell(row, "birthYear"),
+            month=id_cell(row, "birthMonth"),
+            day=id_cell(row, "birthDay"),
+        ),
         retired=bool_cell(row, "retired"),
         updated_at=datetime_cell(row, "personUpdatedDate"),
     )

@@ -42,6 +42,13 @@ INTERNAL_ASSOCIATE = 1
 # --- small helpers -------------------------------------------------------------------------
 
 
+def _between(low: int, high: int) -> str:
+    """The bounds of `between` for ids low..high. The pages do not say whether `between`
+    includes its ends; one id more on each side is right either way (rows outside the
+    wanted ids are dropped anyway)."""
+    return f"({low - 1},{high + 1})"
+
+
 def id_ranges(ids: Iterable[int], *, widest_gap: int) -> list[tuple[int, int]]:
     """Sorted ids as inclusive ranges, a new range wherever the gap exceeds `widest_gap`."""
     ranges: list[tuple[int, int]] = []
@@ -98,7 +105,7 @@ def persons_at_companies(
         rows = client.archive(
             "Person",
             select=PERSON_ARCHIVE_COLUMNS.select(),
-            filter=f"contactId between ({low},{high})",
+            filter=f"contactId between {_between(low, high)}",
             # The `person` entity is the current employees; `retiredPerson` the former.
             entities=("person",),
             order_by="personId",
@@ -177,16 +184,15 @@ def appointment_person_ids(
 def _booking_participant_ids(*, client: SuperOfficeClient, booking_id: int) -> frozenset[int]:
     participants = client.archive(
         "Participants",
-        select=("participantPersonId",),
+        # `personId` is documented (int); `participantPersonId` has no documented type.
+        select=("personId",),
         filter=f"appointmentRestrictionId = {booking_id}",
         entities=("externalPerson",),
         # The only sortable column of this archive; a booking's participants fit one page.
         order_by="fullName",
     )
     return frozenset(
-        person_id
-        for participant in participants
-        if (person_id := id_cell(participant, "participantPersonId"))
+        person_id for participant in participants if (person_id := id_cell(participant, "personId"))
     )
 
 
@@ -204,7 +210,7 @@ def persons_by_ids(
         rows = client.archive(
             "Person",
             select=PERSON_ARCHIVE_COLUMNS.select(),
-            filter=f"personId between ({low},{high})",
+            filter=f"personId between {_between(low, high)}",
             # Former employees too: a person selected or starred on purpose is synced.
             entities=("person", "retiredPerson"),
             order_by="personId",

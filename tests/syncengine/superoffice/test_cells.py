@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
 from syncengine.superoffice.cells import (
-    birth_date_cell,
     bool_cell,
     datetime_cell,
     id_cell,
@@ -24,7 +23,7 @@ def test_logical_booleans_are_read(value: object, expected: bool) -> None:
     assert bool_cell({"retired": value}, "retired") is expected
 
 
-@pytest.mark.parametrize("value", ["[I:checked]", "", None, "yes", 2])
+@pytest.mark.parametrize("value", ["[I:checked]", "[I:unchecked]", "", "yes", 2])
 def test_display_values_are_not_taken_for_booleans(value: object) -> None:
     # Display output sends icon hints, which bool() would read as true.
     with pytest.raises(PermanentError, match="boolean column retired"):
@@ -52,10 +51,9 @@ def test_dates_are_iso_text_in_utc() -> None:
         datetime_cell(row, "bad")
 
 
-def test_birth_dates_without_a_year_are_none() -> None:
-    assert birth_date_cell({"b": "1980-02-29T00:00:00"}, "b") == date(1980, 2, 29)
-    assert birth_date_cell({"b": "0001-01-01T00:00:00"}, "b") is None
-    assert birth_date_cell({"b": "0002-05-17T00:00:00"}, "b") is None
+def test_an_empty_boolean_is_false() -> None:
+    assert bool_cell({"retired": None}, "retired") is False
+    assert bool_cell({}, "retired") is False
 
 
 def test_text_is_trimmed_and_none_is_empty() -> None:

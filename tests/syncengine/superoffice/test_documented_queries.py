@@ -24,6 +24,7 @@ import pytest
 from sandbox.testing import SandboxControl
 from syncengine.superoffice import reads, selections
 from syncengine.superoffice.client import SuperOfficeClient
+from syncengine.superoffice.errors import SelectionRefused
 from syncengine.superoffice.records import SyncWindow
 from tests.plugins.nordlys import TENANT
 
@@ -114,7 +115,9 @@ def sent(client: SuperOfficeClient, monkeypatch: pytest.MonkeyPatch) -> list[Sen
     return queries
 
 
-def every_read(client: SuperOfficeClient, crm: sqlite3.Connection) -> Iterator[str]:
+def every_read(
+    client: SuperOfficeClient, crm: sqlite3.Connection, sandbox: SandboxControl
+) -> Iterator[str]:
     """Runs each read the product has, on data that takes its every branch."""
     company_selection = crm.execute(
         "SELECT name FROM selection WHERE tenant = ? AND selection_type = 'Static'"
@@ -140,6 +143,14 @@ def every_read(client: SuperOfficeClient, crm: sqlite3.Connection) -> Iterator[s
     yield "persons_by_ids"
     reads.associates_list(client=client)
     yield "associates_list"
+    # With its persons gone, the company selection is checked for company rows as well.
+    for person_id in members:
+        sandbox.remove_selection_member(
+            tenant=TENANT, selection_id=info.selection_id, person_id=person_id
+        )
+    with pytest.raises(SelectionRefused):
+        selections.selection_find_static(client=client, name=company_selection)
+    yield "selection_find_static, companies only"
 
 
 def test_every_archive_query_is_documented(
@@ -148,11 +159,18 @@ def test_every_archive_query_is_documented(
     sandbox: SandboxControl,
     sent: list[SentQuery],
 ) -> None:
-    done = list(every_read(client, crm))
+    done = list(every_read(client, crm, sandbox))
 
-    assert len(done) == 8
-    # Every documented provider the product reads was exercised, bookings' participants too.
+    assert len(done) == 9
+    # Every documented provider the product reads was exercised, bookings' participants
+    # and both kinds of selection member too.
     assert {query.provider for query in sent} == set(DOCUMENTED["providers"])
+    member_kinds = {
+        query.params.get("$entities")
+        for query in sent
+        if query.provider == "ContactPersonStaticSelectionV2"
+    }
+    assert member_kinds == {"staticPerson", "staticContact"}
     problems = [problem for query in sent for problem in undocumented_uses(query)]
     assert problems == []
 
