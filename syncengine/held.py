@@ -82,9 +82,7 @@ def _runs_settle(held: HeldDeletion) -> None:
     """The decision's runs stop asking for one: each ends as it would have without it."""
     for run in SyncRun.objects.filter(held_deletion=held, status=RunStatus.NEEDS_CONFIRMATION):
         status = RunStatus.PARTIAL if run.warnings or run.failed_count else RunStatus.SUCCEEDED
-        SyncRun.objects.filter(pk=run.pk, status=RunStatus.NEEDS_CONFIRMATION).update(
-            status=status
-        )
+        SyncRun.objects.filter(pk=run.pk, status=RunStatus.NEEDS_CONFIRMATION).update(status=status)
 
 
 def _close(held: HeldDeletion, *, decision: HeldDecision | None = None) -> None:

@@ -300,9 +300,7 @@ def _execute(
     return done
 
 
-def held_deletions_confirm(
-    *, held: HeldDeletion, decision: HeldDecision, decided_by: User
-) -> bool:
+def held_deletions_confirm(*, held: HeldDeletion, decision: HeldDecision, decided_by: User) -> bool:
     """A user or admin decided what the guard held: record it, and carry it out in the
     background. False when the decision had been taken (or lapsed) meanwhile."""
     from syncengine.tasks import sync_run_apply_held_deletions_task
