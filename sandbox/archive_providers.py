@@ -87,31 +87,36 @@ FULL_NAME_SQL = (
     " || ' ' || p.last_name)"
 )
 
-PERSON_SPECS = (
-    spec("personId", "p.person_id", "int"),
+# A person's own columns, in every archive that lists persons.
+PERSON_OWN_SPECS = (
     spec("firstName", "p.first_name", "string"),
     spec("lastName", "p.last_name", "string"),
     spec("middleName", "p.middle_name", "string"),
     spec("fullName", FULL_NAME_SQL, "string"),
-    spec("contactId", "p.contact_id", "int"),
     spec("mrMrs", "p.mrmrs", "string"),
-    spec("position", "p.position_id", "list", display_sql="p.position"),
-    spec("personNumber", "p.person_number", "string"),
     spec("title", "p.job_title", "string"),
     spec("birthdate", "p.birth_date", "date"),
     spec("birthYear", "CAST(substr(p.birth_date, 1, 4) AS INTEGER)", "int"),
     spec("birthMonth", "CAST(substr(p.birth_date, 6, 2) AS INTEGER)", "int"),
     spec("birthDay", "CAST(substr(p.birth_date, 9, 2) AS INTEGER)", "int"),
     spec("retired", "p.retired", "bool"),
-    spec("hasCompany", "p.contact_id != 0", "bool"),
     spec("personUpdatedDate", "p.updated", "date"),
+    spec("personDirectPhone/formattedNumber", "p.office_phone", "string"),
+    spec("personMobilePhone/formattedNumber", "p.mobile_phone", "string"),
+    spec("personPrivate/formattedNumber", "p.private_phone", "string"),
+)
+
+PERSON_SPECS = (
+    spec("personId", "p.person_id", "int"),
+    *PERSON_OWN_SPECS,
+    spec("contactId", "p.contact_id", "int"),
+    spec("position", "p.position_id", "list", display_sql="p.position"),
+    spec("personNumber", "p.person_number", "string"),
+    spec("hasCompany", "p.contact_id != 0", "bool"),
     spec("personUpdatedBy", "p.updated_by", "associate"),
     spec("personRegisteredDate", "p.created", "date"),
     spec("personAssociateId", "p.associate_id", "associate"),
     spec("email/emailAddress", "p.email", "string"),
-    spec("personDirectPhone/formattedNumber", "p.office_phone", "string"),
-    spec("personMobilePhone/formattedNumber", "p.mobile_phone", "string"),
-    spec("personPrivate/formattedNumber", "p.private_phone", "string"),
     spec("personContact/contactId", "c.contact_id", "int"),
     spec("personContact/name", "c.name", "string"),
     spec("personContact/department", "c.department", "string"),
@@ -138,23 +143,9 @@ CONTACT_SPECS = (
 # Person columns of a static selection's members; company-only rows have no person.
 SELECTION_PERSON_SPECS = (
     spec("personId", "COALESCE(p.person_id, 0)", "int"),
-    spec("firstName", "p.first_name", "string"),
-    spec("lastName", "p.last_name", "string"),
-    spec("middleName", "p.middle_name", "string"),
-    spec("fullName", FULL_NAME_SQL, "string"),
-    spec("mrMrs", "p.mrmrs", "string"),
+    *PERSON_OWN_SPECS,
     spec("position", "COALESCE(p.position_id, 0)", "list", display_sql="p.position"),
-    spec("title", "p.job_title", "string"),
-    spec("birthdate", "p.birth_date", "date"),
-    spec("birthYear", "CAST(substr(p.birth_date, 1, 4) AS INTEGER)", "int"),
-    spec("birthMonth", "CAST(substr(p.birth_date, 6, 2) AS INTEGER)", "int"),
-    spec("birthDay", "CAST(substr(p.birth_date, 9, 2) AS INTEGER)", "int"),
-    spec("retired", "p.retired", "bool"),
-    spec("personUpdatedDate", "p.updated", "date"),
     spec("personEmail/emailAddress", "p.email", "string"),
-    spec("personDirectPhone/formattedNumber", "p.office_phone", "string"),
-    spec("personMobilePhone/formattedNumber", "p.mobile_phone", "string"),
-    spec("personPrivate/formattedNumber", "p.private_phone", "string"),
 )
 
 ASSOCIATE_SPECS = (
