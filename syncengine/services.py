@@ -68,7 +68,7 @@ ATTEMPT_FIELDS = (
 # instead of waiting out a timeout for every remaining contact.
 MAX_CONSECUTIVE_WRITE_FAILURES = 5
 
-# Runs that read every source the user has, so they can rebuild lost mapping state.
+# Runs that read every source the user has, so they compare the mapping with the mailbox.
 FULL_READ_KINDS = frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING})
 
 
