@@ -17,7 +17,7 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "Installing Synchronizer and its dependencies into .venv (first run takes a minute) ..."
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,sandbox]'
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
