@@ -12,6 +12,7 @@ runs as always, once the figures are current; `preference_change_cancel` discard
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -35,9 +36,11 @@ from preferences.services import (
     profile_defaults_update,
     profile_users_can_edit_set,
 )
+from preferences.signals import InitiatedBy
 from preferences.tasks import preference_change_impact_task
 from profiles.models import LinkedUser, SyncProfile, User
 from profiles.selectors import linked_users_for_profile
+from syncengine.held import held_decided_persons
 from syncengine.models import PersonMapping, RunKind, SyncSchedule
 from syncengine.orchestration import sync_run_request
 from syncengine.planner import PreferenceChange, plan_run
@@ -81,7 +84,7 @@ class ProfileChange:
         )
 
 
-class ImpactStale(Exception):
+class ImpactStale(ValidationError):
     """The preferences changed since the impact was computed; it is being computed again."""
 
 
@@ -245,23 +248,7 @@ class _UserImpact:
     note: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "linked_user_id": self.linked_user_id,
-            "name": self.name,
-            "synced": self.synced,
-            "added": self.added,
-            "removed": self.removed,
-            "large": self.large,
-            "note": self.note,
-        }
-
-
-class _SharedSelections:
-    """Members of static selections read once per computation: a selection's members are
-    the same whoever reads them, and a big one should not be read once per user."""
-
-    def __init__(self) -> None:
-        self.members: dict[str, SourceMembers] = {}
+        return dataclasses.asdict(self)
 
 
 def _user_impact(
@@ -269,10 +256,12 @@ def _user_impact(
     linked_user: LinkedUser,
     old: EffectivePreferences,
     new: EffectivePreferences,
-    shared: _SharedSelections,
+    shared_selections: dict[str, SourceMembers],
 ) -> _UserImpact:
     """What the user's catch-up run would add and remove: the engine's own plan and
-    reconciliation, with SuperOffice read for exactly the sources that run would read."""
+    reconciliation, with SuperOffice read for exactly the sources that run would read.
+    `shared_selections`: members of static selections read once per computation (the same
+    whoever reads them; a big one should not be read once per user)."""
     impact = _UserImpact(linked_user_id=linked_user.pk, name=str(linked_user))
     mapped = {
         m.person_id: Mapped(
@@ -291,7 +280,7 @@ def _user_impact(
     plan = plan_run(
         kinds=[RunKind.PREFERENCE_CHANGE],
         preferences=new,
-        preference_change=PreferenceChange(old=old, new=new),
+        preference_change=PreferenceChange(old=old, new=new, initiated_by=InitiatedBy.ADMIN),
     )
     outcomes: list[SourceOutcome] = []
     cards: dict[int, ContactCard] = {}
@@ -309,7 +298,7 @@ def _user_impact(
             for key in sorted(plan.evaluate):
                 is_selection = source_kind_of(key) is SourceKind.STATIC_SELECTIONS
                 try:
-                    members = shared.members.get(key) if is_selection else None
+                    members = shared_selections.get(key) if is_selection else None
                     if members is None:
                         members = read_source(
                             key=key, client=client, linked_user=linked_user, window=window
@@ -328,7 +317,7 @@ def _user_impact(
                     outcomes.append(SourceOutcome(key=key, error=str(error)))
                     continue
                 if is_selection:
-                    shared.members[key] = members
+                    shared_selections[key] = members
                 outcomes.append(SourceOutcome(key=key, person_ids=members.person_ids))
                 cards.update(
                     (
@@ -346,12 +335,16 @@ def _user_impact(
         max_percent=profile.mass_delete_max_percent, max_count=profile.mass_delete_max_count
     )
     # The real guard would hold some deletions; an administrator is shown all of them.
+    # Decided held deletions count as the run will carry them out.
+    confirmed, keep = held_decided_persons(linked_user_id=linked_user.pk)
     reconciliation = reconcile(
         mapped=mapped,
         outcomes=outcomes,
         enabled=plan.enabled,
         cards=cards,
         guard=MassDeleteGuard(max_percent=100, max_count=len(mapped)),
+        confirmed=confirmed,
+        keep=keep,
     )
     impact.added = len(reconciliation.creates)
     impact.removed = len(reconciliation.deletes) + len(reconciliation.held_deletes)
@@ -378,12 +371,17 @@ def preference_change_impact_compute(*, change_id: int, computation: int) -> Non
     fingerprint = profile_preferences_fingerprint(profile=profile)
     affected = _affected(profile=profile, change=ProfileChange.from_json(pending.proposal))
     links = LinkedUser.objects.select_related("profile", "tenant", "user").in_bulk(affected)
-    shared = _SharedSelections()
+    shared_selections: dict[str, SourceMembers] = {}
     impacts: list[_UserImpact] = []
     try:
         for linked_user_id, (old, new) in affected.items():
             impacts.append(
-                _user_impact(linked_user=links[linked_user_id], old=old, new=new, shared=shared)
+                _user_impact(
+                    linked_user=links[linked_user_id],
+                    old=old,
+                    new=new,
+                    shared_selections=shared_selections,
+                )
             )
     except TransientError as error:
         logger.warning("impact of a preference change not computed: %s", error)

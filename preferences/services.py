@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from enum import StrEnum
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
@@ -20,8 +19,8 @@ from preferences.selectors import (
     PERSON_SYNC_FIELDS,
     effective_preferences_for_profile,
 )
-from preferences.signals import preferences_changed
-from profiles.models import LinkedUser, SyncProfile
+from preferences.signals import InitiatedBy, preferences_changed
+from profiles.models import LinkedUser, SyncProfile, User
 
 
 class _Inherit:
@@ -52,7 +51,7 @@ def _cleaned_selections(value: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
-def _cleaned_changes(changes: Mapping[str, Any], *, allow_inherit: bool) -> dict[str, Any]:
+def person_sync_changes_clean(*, changes: Mapping[str, Any], allow_inherit: bool) -> dict[str, Any]:
     """Validate every change before anything is written; raise one ValidationError for all."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -81,18 +80,6 @@ def _cleaned_changes(changes: Mapping[str, Any], *, allow_inherit: bool) -> dict
     return cleaned
 
 
-def person_sync_changes_clean(*, changes: Mapping[str, Any], allow_inherit: bool) -> dict[str, Any]:
-    """The changes as they would be stored; raises ValidationError, saving nothing."""
-    return _cleaned_changes(changes, allow_inherit=allow_inherit)
-
-
-class InitiatedBy(StrEnum):
-    """Who made a change, as preferences_changed tells its receivers."""
-
-    USER = "user"
-    ADMIN = "admin"
-
-
 @contextlib.contextmanager
 def _announcing_effective_changes(
     *, profile: SyncProfile, initiated_by: InitiatedBy
@@ -109,7 +96,7 @@ def _announcing_effective_changes(
                 linked_user_id=linked_user_id,
                 old=old,
                 new=new,
-                initiated_by=str(initiated_by),
+                initiated_by=initiated_by,
             )
 
 
@@ -121,16 +108,22 @@ def person_sync_preferences_update(
     *,
     linked_user: LinkedUser,
     changes: Mapping[str, Any],
-    initiated_by: InitiatedBy = InitiatedBy.USER,
+    edited_by: User | None = None,
 ) -> PersonSyncPreferences:
     """Store a user's overrides; a value of INHERIT returns that field to the default.
-    `initiated_by` is ADMIN when an administrator edits another user's preferences."""
+    `edited_by` is who made the change: anyone but the linked user themself (an
+    administrator) makes it an administrator's change."""
+    initiated_by = (
+        InitiatedBy.ADMIN
+        if edited_by is not None and edited_by.pk != linked_user.user_id
+        else InitiatedBy.USER
+    )
     profile = linked_user.profile
     if not profile.users_can_edit_preferences:
         raise PreferencesLocked(
             "Your administrator sets the Person Synchronization preferences for this profile."
         )
-    cleaned = _cleaned_changes(changes, allow_inherit=True)
+    cleaned = person_sync_changes_clean(changes=changes, allow_inherit=True)
     with (
         transaction.atomic(),
         _announcing_effective_changes(profile=profile, initiated_by=initiated_by),
@@ -148,7 +141,7 @@ def profile_defaults_update(
     *, profile: SyncProfile, changes: Mapping[str, Any], overwrite_user_settings: bool = False
 ) -> SyncProfile:
     """Store the profile's defaults. With overwrite, users' overrides of the saved fields go."""
-    cleaned = _cleaned_changes(changes, allow_inherit=False)
+    cleaned = person_sync_changes_clean(changes=changes, allow_inherit=False)
     with (
         transaction.atomic(),
         _announcing_effective_changes(profile=profile, initiated_by=InitiatedBy.ADMIN),

@@ -30,7 +30,6 @@ from preferences.forms import (
     proposal_describe,
 )
 from preferences.impact import (
-    ImpactStale,
     ProfileChange,
     preference_change_apply,
     preference_change_cancel,
@@ -43,11 +42,7 @@ from preferences.selectors import (
     effective_preferences_get,
     pending_change_waiting,
 )
-from preferences.services import (
-    InitiatedBy,
-    PreferencesLocked,
-    person_sync_preferences_update,
-)
+from preferences.services import PreferencesLocked, person_sync_preferences_update
 from profiles.access import get_linked_user_for_user, get_profile_for_admin
 from profiles.models import User
 from syncengine.models import RunKind
@@ -91,9 +86,7 @@ def person_sync_edit(request: HttpRequest, code: UUID) -> HttpResponse:
                 person_sync_preferences_update(
                     linked_user=linked_user,
                     changes=form.changes(),
-                    initiated_by=(
-                        InitiatedBy.USER if linked_user.user_id == user.pk else InitiatedBy.ADMIN
-                    ),
+                    edited_by=user,
                 )
             except PreferencesLocked as error:
                 messages.error(request, " ".join(error.messages))
@@ -225,9 +218,8 @@ def change_apply(request: HttpRequest, code: UUID) -> HttpResponse:
             seen_computation=form.cleaned_data["computation"],
             anyway=form.cleaned_data["anyway"],
         )
-    except (ImpactStale, ValidationError) as error:
-        text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-        messages.error(request, text)
+    except ValidationError as error:  # ImpactStale too: a new computation is queued
+        messages.error(request, " ".join(error.messages))
         return redirect("preferences:change", code=pending.code)
     messages.success(
         request,

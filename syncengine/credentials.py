@@ -173,7 +173,7 @@ def target_addressbook_move(*, linked_user: LinkedUser, collection_url: str) -> 
             with transaction.atomic():
                 PersonMapping.objects.filter(linked_user=linked_user).delete()
                 account.collection_url = new_book.url
-                account.collection_name = new_book.name[:200]
+                account.collection_name = new_book.name
                 account.verified_at = timezone.now()
                 account.full_clean()
                 account.save(
@@ -283,7 +283,7 @@ def linked_user_link_with_credentials(
             username=username,
             secret=password,
             collection_url=book.url,
-            collection_name=book.name[:200],
+            collection_name=book.name,
             verified_at=timezone.now(),
         )
         account.full_clean()

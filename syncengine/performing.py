@@ -153,6 +153,8 @@ def _claim(run: SyncRun) -> SyncRun | None:
         "started_at": now,
         "heartbeat_at": now,
         "finished_at": None,
+        # The last attempt's words describe it, not this one (resume() reads them back).
+        "error_text": "",
         "attempt": F("attempt") + 1,
     }
     if not SyncRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(**claim):
@@ -164,7 +166,12 @@ def _claim(run: SyncRun) -> SyncRun | None:
         if attempt is None:
             return None
         if attempt >= MAX_ATTEMPTS:
-            attempt_close(run, attempt=attempt, error_text=gave_up_text(attempt, WORKER_STOPPED))
+            attempt_close(
+                run,
+                attempt=attempt,
+                error_text=gave_up_text(attempt, WORKER_STOPPED),
+                only_running=True,
+            )
             return None
         if not SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=attempt).update(
             **claim
@@ -186,12 +193,19 @@ def gave_up_text(attempt: int, reason: str) -> str:
 
 
 def attempt_close(
-    run: SyncRun, *, attempt: int, error_text: str, status: RunStatus = RunStatus.FAILED
+    run: SyncRun,
+    *,
+    attempt: int,
+    error_text: str,
+    status: RunStatus = RunStatus.FAILED,
+    only_running: bool = False,
 ) -> SyncRun:
-    """Close the run as it is, unless another delivery has taken it over meanwhile."""
-    SyncRun.objects.filter(pk=run.pk, attempt=attempt).update(
-        status=status, finished_at=timezone.now(), error_text=error_text
-    )
+    """Close the run as it is, unless another delivery has taken it over meanwhile
+    (`only_running`: nor has its own worker finished it since it was seen running)."""
+    runs = SyncRun.objects.filter(pk=run.pk, attempt=attempt)
+    if only_running:
+        runs = runs.filter(status=RunStatus.RUNNING)
+    runs.update(status=status, finished_at=timezone.now(), error_text=error_text)
     return SyncRun.objects.get(pk=run.pk)
 
 

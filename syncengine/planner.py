@@ -7,31 +7,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from preferences.selectors import EffectivePreferences, effective_preferences_from_json
+from preferences.signals import InitiatedBy
 from syncengine.models import RunKind
 from syncengine.rules import TRIGGER_TABLE, Trigger
 from syncengine.sources import SourceKind, enabled_source_keys, selection_key
-
-# Who made a change (preferences.services.InitiatedBy's values): sources a user removed
-# themselves take their persons with them at once; an administrator's removal goes
-# through the mass-delete guard like any other loss.
-USER_INITIATED = "user"
-ADMIN_INITIATED = "admin"
 
 
 @dataclass(frozen=True)
 class PreferenceChange:
     """Effective values before the first of the coalesced changes, and after the latest,
-    and who made them: "admin" when any of the coalesced changes was an administrator's."""
+    and who made them: the admin when any of the coalesced changes was an administrator's.
+    Sources a user removed themselves take their persons with them at once; an
+    administrator's removal goes through the mass-delete guard like any other loss."""
 
     old: EffectivePreferences
     new: EffectivePreferences
-    initiated_by: str = USER_INITIATED
+    initiated_by: InitiatedBy = InitiatedBy.USER
 
     def then(self, later: PreferenceChange) -> PreferenceChange:
         """This change followed by a later one, coalesced into one."""
-        admin = ADMIN_INITIATED in (self.initiated_by, later.initiated_by)
+        admin = InitiatedBy.ADMIN in (self.initiated_by, later.initiated_by)
         return PreferenceChange(
-            old=self.old, new=later.new, initiated_by=ADMIN_INITIATED if admin else USER_INITIATED
+            old=self.old,
+            new=later.new,
+            initiated_by=InitiatedBy.ADMIN if admin else InitiatedBy.USER,
         )
 
     @property
@@ -65,7 +64,7 @@ class PreferenceChange:
             old=effective_preferences_from_json(value["old"]),
             new=effective_preferences_from_json(value["new"]),
             # Changes stored before who made them was recorded were treated as the user's.
-            initiated_by=value.get("initiated_by", USER_INITIATED),
+            initiated_by=InitiatedBy(value.get("initiated_by", InitiatedBy.USER)),
         )
 
 
@@ -95,12 +94,11 @@ def plan_run(
         for source_kind, enabled in enabled_by_kind.items():
             trigger = TRIGGER_TABLE[source_kind][kind]
             evaluate |= _triggered(trigger, source_kind, enabled, preference_change)
-    user_change = preference_change and preference_change.initiated_by == USER_INITIATED
     return RunPlan(
         evaluate=frozenset(evaluate),
         enabled=frozenset().union(*enabled_by_kind.values()),
         removed_by_user=preference_change.removed_source_keys
-        if preference_change is not None and user_change
+        if preference_change is not None and preference_change.initiated_by == InitiatedBy.USER
         else frozenset(),
     )
 

@@ -7,11 +7,11 @@ from typing import Any
 from django.dispatch import receiver
 
 from preferences.selectors import EffectivePreferences
-from preferences.signals import preferences_changed
+from preferences.signals import InitiatedBy, preferences_changed
 from profiles.signals import link_readiness_changed
 from syncengine.models import RunKind
 from syncengine.orchestration import first_run_queue_if_ready, sync_run_request
-from syncengine.planner import ADMIN_INITIATED, PreferenceChange
+from syncengine.planner import PreferenceChange
 
 
 @receiver(preferences_changed, dispatch_uid="syncengine-catch-up-run")
@@ -21,7 +21,7 @@ def queue_catch_up_run(
     linked_user_id: int,
     old: EffectivePreferences,
     new: EffectivePreferences,
-    initiated_by: str = ADMIN_INITIATED,
+    initiated_by: InitiatedBy = InitiatedBy.ADMIN,
     **kwargs: Any,
 ) -> None:
     # Runs inside the caller's transaction; the task is published only after commit. A
@@ -29,7 +29,7 @@ def queue_catch_up_run(
     sync_run_request(
         linked_user_id=linked_user_id,
         kind=RunKind.PREFERENCE_CHANGE,
-        change=PreferenceChange(old=old, new=new, initiated_by=initiated_by),
+        change=PreferenceChange(old=old, new=new, initiated_by=InitiatedBy(initiated_by)),
     )
 
 

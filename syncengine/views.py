@@ -226,11 +226,11 @@ def held_decide(request: HttpRequest, code: UUID) -> HttpResponse:
     form = HeldDecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose to apply the deletions or to keep the contacts.")
-    elif not held_deletions_confirm(
-        held=held, decision=HeldDecision(form.cleaned_data["decision"]), decided_by=user
-    ):
+        return redirect("syncengine:held", code=held.code)
+    decision = HeldDecision(form.cleaned_data["decision"])
+    if not held_deletions_confirm(held=held, decision=decision, decided_by=user):
         messages.error(request, "This was decided already; nothing was changed.")
-    elif form.cleaned_data["decision"] == HeldDecision.APPLY:
+    elif decision == HeldDecision.APPLY:
         messages.success(
             request, f"{len(held.person_ids)} deletions are being applied in the background."
         )

@@ -68,8 +68,13 @@ class AddressBook:
         return f"“{self.name}” ({self.url})"
 
 
+# TargetAccount.collection_name holds this many characters.
+NAME_LENGTH = 200
+
+
 def _name_of(url: str, displayname: str) -> str:
-    return displayname.strip() or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    name = displayname.strip() or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    return name[:NAME_LENGTH]
 
 
 def _origin(url: str) -> str:
@@ -219,16 +224,6 @@ def carddav_addressbooks_list(
         discovery.session.close()
 
 
-def carddav_addressbook_discover(
-    *, server_url: str, username: str, password: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
-) -> str:
-    """The URL of the user's (first) address book on the server at `server_url`.
-    Raises CardDAVDiscoveryError (CredentialsRejected, NoCardDAVServer, NoAddressBook)."""
-    return carddav_addressbooks_list(
-        server_url=server_url, username=username, password=password, timeout=timeout
-    )[0].url
-
-
 def carddav_addressbook_check(
     *,
     server_url: str,
@@ -313,7 +308,7 @@ def carddav_credentials_verify(*, target_account: TargetAccount, server_url: str
             password=target_account.secret,
         )[0]
     target_account.collection_url = book.url
-    target_account.collection_name = book.name[:200]
+    target_account.collection_name = book.name
     target_account.verified_at = timezone.now()
     target_account.full_clean()
     if target_account.pk is None:

@@ -17,6 +17,7 @@ from syncengine.rendering import contact_uid
 from syncengine.targets.carddav import CardDAVTarget
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.portals.conftest import make_ready
+from tests.portals.pages import messages_of
 from tests.syncengine.cards import card
 
 Login = Callable[[User], Client]
@@ -25,10 +26,6 @@ FOREIGN_CARD = (
     "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:typed-by-hand\r\nFN:Typed by hand\r\n"
     "N:Hand;Typed;;;\r\nEND:VCARD\r\n"
 )
-
-
-def messages_of(response: object) -> list[str]:
-    return [str(message) for message in response.context["messages"]]  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from syncengine.models import PersonMapping, RunKind, SyncRun
 from syncengine.superoffice.client import superoffice_client_for_user
 from syncengine.superoffice.selections import selection_members
 from tests.portals.conftest import make_ready
+from tests.portals.pages import defaults_form, messages_of
 from tests.preferences.impact_task import impact_task_runs_at_once  # noqa: F401
 
 Login = Callable[[User], Client]
@@ -30,19 +31,6 @@ Commit = Callable[..., AbstractContextManager[Any]]
 
 KEY_CUSTOMERS = {"id": 1, "name": "Nøkkelkunder Oslo"}  # static, 25 persons
 BOARD = {"id": 4, "name": "Styret"}  # static, 6 persons (2 retired)
-SWITCHES = (
-    "sync_favourite_company_contacts",
-    "sync_favourite_contacts",
-    "sync_job_title",
-    "sync_title",
-    "sync_department",
-    "personal_phone_as_primary",
-    "sync_birthdays",
-)
-
-
-def messages_of(response: Any) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def map_persons(linked_user: LinkedUser, provenance: dict[int, list[str]]) -> None:
@@ -70,13 +58,6 @@ def defaults_url(profile: SyncProfile) -> str:
 
 def change_url(pending: PendingPreferenceChange, action: str = "") -> str:
     return f"/manage/preference-changes/{pending.code}/" + (f"{action}/" if action else "")
-
-
-def defaults_form(profile: SyncProfile, **changes: str) -> dict[str, str]:
-    data = {name: "on" for name in SWITCHES if getattr(profile, name)}
-    data.update({"static_selections": "", "overwrite": "keep"})
-    data.update(changes)
-    return {key: value for key, value in data.items() if value != "off"}
 
 
 # --- Acme: bob's own selection goes when users may no longer edit ---------------------------
@@ -274,33 +255,22 @@ class TestTheSwitchWaitsForConfirmation:
         assert held.status == ChangeStatus.READY
         assert not SyncRun.objects.exists()
 
-    def test_a_member_gets_403(
-        self, login: Login, bob: User, acme_profile: SyncProfile, held: PendingPreferenceChange
-    ) -> None:
-        client = login(bob)
-
-        assert client.get(change_url(held)).status_code == 403
-        for action in ("apply", "cancel", "recompute"):
-            response = client.post(change_url(held, action), {"computation": 1})
-            assert response.status_code == 403
-        held.refresh_from_db()
-        assert held.status == ChangeStatus.READY
-        acme_profile.refresh_from_db()
-        assert acme_profile.users_can_edit_preferences is True
-
-    def test_another_tenant_gets_404(
+    @pytest.mark.parametrize(("visitor", "status"), [("bob", 403), ("charlie", 404)])
+    def test_a_member_gets_403_and_another_tenant_404(
         self,
         login: Login,
-        charlie: User,
+        request: pytest.FixtureRequest,
         acme_profile: SyncProfile,
         held: PendingPreferenceChange,
+        visitor: str,
+        status: int,
     ) -> None:
-        client = login(charlie)
+        client = login(request.getfixturevalue(visitor))
 
-        assert client.get(change_url(held)).status_code == 404
+        assert client.get(change_url(held)).status_code == status
         for action in ("apply", "cancel", "recompute"):
             response = client.post(change_url(held, action), {"computation": 1})
-            assert response.status_code == 404
+            assert response.status_code == status
         held.refresh_from_db()
         assert held.status == ChangeStatus.READY
         acme_profile.refresh_from_db()

@@ -11,24 +11,16 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from preferences.forms import SWITCHES
 from preferences.models import ChangeStatus, PendingPreferenceChange, PersonSyncPreferences
 from preferences.selectors import effective_preferences_get
 from profiles.models import LinkedUser, SyncProfile, User
 from syncengine.models import RunKind, SyncRun
 from tests.portals.conftest import make_ready
+from tests.portals.pages import defaults_form, messages_of
 from tests.preferences.impact_task import impact_task_runs_at_once  # noqa: F401
 
 Login = Callable[[User], Client]
-
-SWITCHES = (
-    "sync_favourite_company_contacts",
-    "sync_favourite_contacts",
-    "sync_job_title",
-    "sync_title",
-    "sync_department",
-    "personal_phone_as_primary",
-    "sync_birthdays",
-)
 
 
 def user_form(**changes: str) -> dict[str, str]:
@@ -36,17 +28,6 @@ def user_form(**changes: str) -> dict[str, str]:
     data.update(dict.fromkeys(SWITCHES, "inherit"))
     data.update(changes)
     return data
-
-
-def defaults_form(profile: SyncProfile, **changes: str) -> dict[str, str]:
-    data = {name: "on" for name in SWITCHES if getattr(profile, name)}
-    data.update({"static_selections": "", "overwrite": "keep"})
-    data.update(changes)
-    return {key: value for key, value in data.items() if value != "off"}
-
-
-def messages_of(response: object) -> list[str]:
-    return [str(message) for message in response.context["messages"]]  # type: ignore[attr-defined]
 
 
 def overrides_of(linked_user: LinkedUser) -> PersonSyncPreferences | None:

@@ -27,13 +27,10 @@ from syncengine.models import (
 )
 from tests.plugins.radicale import RadicaleHelper
 from tests.portals.conftest import make_ready
+from tests.portals.pages import messages_of
 
 Login = Callable[[User], Client]
 OnCommit = Callable[..., Any]
-
-
-def messages_of(response: object) -> list[str]:
-    return [str(message) for message in response.context["messages"]]  # type: ignore[attr-defined]
 
 
 def finished_run(linked_user: LinkedUser, **fields: Any) -> SyncRun:

@@ -23,8 +23,8 @@ from preferences.selectors import (
     effective_preferences_for_profile_after,
     profile_preferences_fingerprint,
 )
-from preferences.services import InitiatedBy, person_sync_preferences_update
-from preferences.signals import preferences_changed
+from preferences.services import person_sync_preferences_update
+from preferences.signals import InitiatedBy, preferences_changed
 from profiles.models import LinkedUser, SyncProfile, User
 from tests.portals.conftest import make_ready
 from tests.preferences.impact_task import impact_task_runs_at_once  # noqa: F401

@@ -21,7 +21,7 @@ from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.rendering import contact_uid
 from syncengine.targets.base import TargetError
 from syncengine.targets.carddav import CardDAVTarget, vcard_render
-from syncengine.targets.carddav_discovery import carddav_addressbook_discover
+from syncengine.targets.carddav_discovery import carddav_addressbooks_list
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.syncengine.cards import card
 
@@ -57,16 +57,18 @@ def pinned_behind_another(
     the other is pinned, then made again under the same name."""
     username, password = radicale.new_user("pinned")
     books = [radicale.new_addressbook(username, password, name=name) for name in ("one", "two")]
-    first = carddav_addressbook_discover(
+    first = carddav_addressbooks_list(
         server_url=radicale.url, username=username, password=password
-    )
+    )[0].url
     (later,) = (url for url in books if url != first)
     AddressBook(url=first, username=username, password=password).remove(first)
     target_credentials_save(linked_user=linked_user, username=username, password=password)
     SyncRun.objects.filter(linked_user=linked_user).update(status=RunStatus.SUCCEEDED)
     radicale.new_addressbook(username, password, name="one" if first == books[0] else "two")
     assert (
-        carddav_addressbook_discover(server_url=radicale.url, username=username, password=password)
+        carddav_addressbooks_list(server_url=radicale.url, username=username, password=password)[
+            0
+        ].url
         == first
     )
     return AddressBook(url=later, username=username, password=password), first

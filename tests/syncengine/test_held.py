@@ -11,12 +11,13 @@ import pytest
 
 from preferences.selectors import effective_preferences_get
 from preferences.services import person_sync_preferences_update
+from preferences.signals import InitiatedBy
 from profiles.models import LinkedUser, User
 from sandbox.testing import SandboxControl
 from syncengine import performing
 from syncengine.models import HeldDecision, HeldDeletion, PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.performing import held_deletions_apply, held_deletions_confirm
-from syncengine.planner import ADMIN_INITIATED, USER_INITIATED, PreferenceChange
+from syncengine.planner import PreferenceChange
 from syncengine.reconciler import KEPT_KEY
 from syncengine.targets.base import TargetError
 from syncengine.targets.memory import RecordingTarget
@@ -278,13 +279,13 @@ def test_a_pending_decision_lapses_when_its_persons_come_back(
 # --- whose removal: the user's is exempt from the guard, an administrator's is not ---------------
 
 
-@pytest.mark.parametrize("initiated_by", [USER_INITIATED, ADMIN_INITIATED])
+@pytest.mark.parametrize("initiated_by", [InitiatedBy.USER, InitiatedBy.ADMIN])
 def test_an_admins_removal_of_a_big_selection_is_held_and_the_users_is_not(
     guarded: LinkedUser,
     run_sync: Runner,
     target: RecordingTarget,
     read: Callable[..., Any],
-    initiated_by: str,
+    initiated_by: InitiatedBy,
 ) -> None:
     person_sync_preferences_update(
         linked_user=guarded, changes={"static_selections": [KEY_CUSTOMERS, BOARD]}
@@ -301,7 +302,7 @@ def test_an_admins_removal_of_a_big_selection_is_held_and_the_users_is_not(
 
     run = run_sync(RunKind.PREFERENCE_CHANGE, change=change)
 
-    if initiated_by == USER_INITIATED:
+    if initiated_by == InitiatedBy.USER:
         assert run.status == RunStatus.SUCCEEDED
         assert run.deleted_count == len(customers)
         assert not customers & target.person_ids

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.fixtures import SettingsWrapper
 
-from preferences.services import InitiatedBy, person_sync_preferences_update
+from preferences.services import person_sync_preferences_update
 from profiles.models import LinkedUser, SuperOfficeToken, TargetAccount, User
 from profiles.services import linked_user_delete, linked_user_link, linked_user_set_enabled
 from profiles.signals import link_readiness_changed
@@ -181,29 +181,34 @@ def test_preference_changes_coalesce_old_from_the_first_new_from_the_latest(
 @pytest.mark.parametrize(
     ("first", "then", "coalesced"),
     [
-        (InitiatedBy.USER, InitiatedBy.USER, "user"),
-        (InitiatedBy.USER, InitiatedBy.ADMIN, "admin"),
-        (InitiatedBy.ADMIN, InitiatedBy.USER, "admin"),
+        ("herself", "herself", "user"),
+        ("herself", "another", "admin"),
+        ("another", "herself", "admin"),
     ],
 )
 def test_a_coalesced_change_is_an_administrators_if_any_of_its_changes_was(
     ready_link: LinkedUser,
+    ingrid: User,
+    ola: User,
     django_capture_on_commit_callbacks: Callable[..., Any],
-    first: InitiatedBy,
-    then: InitiatedBy,
+    first: str,
+    then: str,
     coalesced: str,
 ) -> None:
+    editors = {"herself": ingrid, "another": ola}
     # An administrator's removal goes through the mass-delete guard; merged into a user's
     # change, it must not pass as the user's own.
     SyncRun.objects.update(status=RunStatus.SUCCEEDED)
     with django_capture_on_commit_callbacks(execute=True):
         person_sync_preferences_update(
-            linked_user=ready_link, changes={"sync_favourite_contacts": True}, initiated_by=first
+            linked_user=ready_link,
+            changes={"sync_favourite_contacts": True},
+            edited_by=editors[first],
         )
         person_sync_preferences_update(
             linked_user=ready_link,
             changes={"static_selections": [{"id": 4, "name": "Styret"}]},
-            initiated_by=then,
+            edited_by=editors[then],
         )
 
     [catch_up] = SyncRun.objects.filter(linked_user=ready_link, status=RunStatus.QUEUED)
@@ -637,6 +642,13 @@ def test_a_mailbox_that_cannot_be_reached_for_now_resumes_the_run(
     run.refresh_from_db()
     assert (run.status, run.kind) == (RunStatus.QUEUED, RunKind.FIRST)
     assert "did not answer" in run.error_text
+
+    # The next attempt says what happened to it, not what happened to every attempt before.
+    with pytest.raises(RetryLater):
+        sync_run_perform(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.error_text.startswith(f"Attempt 2 of {MAX_ATTEMPTS} did not complete: The ")
+    assert run.error_text.count("did not complete") == 1
 
 
 def test_a_partial_run_whose_writes_were_refused_is_resumed_until_complete(

@@ -25,7 +25,6 @@ from syncengine.targets.carddav_discovery import (
     NoCardDAVServer,
     carddav_addressbook_check,
     carddav_addressbook_create,
-    carddav_addressbook_discover,
     carddav_addressbook_exists,
     carddav_addressbooks_list,
     carddav_credentials_verify,
@@ -54,17 +53,17 @@ def test_the_address_book_is_found_from_the_server_url(
         "addressbook": book.url,
     }[where]
 
-    found = carddav_addressbook_discover(
+    found = carddav_addressbooks_list(
         server_url=server_url, username=book.username, password=book.password
-    )
+    )[0].url
 
     assert found == book.url
 
 
 def test_the_found_address_book_is_writable(radicale: RadicaleHelper, book: AddressBook) -> None:
-    found = carddav_addressbook_discover(
+    found = carddav_addressbooks_list(
         server_url=radicale.url, username=book.username, password=book.password
-    )
+    )[0].url
     target = CardDAVTarget(collection_url=found, username=book.username, password=book.password)
 
     written = target.create(card=card(1))
@@ -101,16 +100,16 @@ def test_a_calendar_in_the_home_is_skipped(radicale: RadicaleHelper) -> None:
             break
     assert "calendar" in listed[1], listed
 
-    found = carddav_addressbook_discover(
+    found = carddav_addressbooks_list(
         server_url=radicale.url, username=username, password=password
-    )
+    )[0].url
 
     assert found == only
 
 
 def test_a_wrong_password_is_named(radicale: RadicaleHelper, book: AddressBook) -> None:
     with pytest.raises(CredentialsRejected) as raised:
-        carddav_addressbook_discover(
+        carddav_addressbooks_list(
             server_url=radicale.url, username=book.username, password="not-the-password"
         )
 
@@ -122,14 +121,14 @@ def test_a_user_without_an_address_book_is_told_to_create_one(radicale: Radicale
     username, password = radicale.new_user()
 
     with pytest.raises(NoAddressBook) as raised:
-        carddav_addressbook_discover(server_url=radicale.url, username=username, password=password)
+        carddav_addressbooks_list(server_url=radicale.url, username=username, password=password)
 
     assert "No address book was found" in str(raised.value)
 
 
 def test_nothing_listening_is_no_carddav_server() -> None:
     with pytest.raises(NoCardDAVServer) as raised:
-        carddav_addressbook_discover(
+        carddav_addressbooks_list(
             server_url=f"http://127.0.0.1:{free_port()}/", username="u", password="p", timeout=2
         )
 
@@ -156,7 +155,7 @@ def plain_website(tmp_path: Path) -> Iterator[str]:
 
 def test_a_web_server_that_is_no_carddav_server_is_named(plain_website: str) -> None:
     with pytest.raises(NoCardDAVServer) as raised:
-        carddav_addressbook_discover(server_url=plain_website, username="u", password="p")
+        carddav_addressbooks_list(server_url=plain_website, username="u", password="p")
 
     assert f"No CardDAV server was found at {plain_website}" in str(raised.value)
 
@@ -398,7 +397,7 @@ def test_credentials_never_follow_a_redirect_to_another_host() -> None:
         threading.Thread(target=running.serve_forever, daemon=True).start()
     try:
         with pytest.raises(NoCardDAVServer, match="sent us on to"):
-            carddav_addressbook_discover(
+            carddav_addressbooks_list(
                 server_url=f"http://127.0.0.1:{server.server_address[1]}/",
                 username="u",
                 password="secret",
