@@ -33,7 +33,7 @@ from typing import Any
 
 from syncengine.models import PersonMapping, SyncRun
 from syncengine.reconciler import Mapped, Reconciliation
-from syncengine.rendering import ContactCard, contact_uid
+from syncengine.rendering import ContactCard, contact_person_id, contact_uid
 from syncengine.targets.base import OwnContact, Target
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Healing:
         deleted, held = set(reconciliation.deletes), set(reconciliation.held_deletes)
         counts: dict[str, Any] = {
             "recreated": len(self.missing & created),
-            "forgotten": len(self.missing & deleted),
+            "forgotten": len(self.missing & set(reconciliation.forgets)),
             "overwritten": len(self.edited & updated),
             "adopted": len(self.adopted & updated),
             "strays_deleted": len(self.taken_back & deleted),
@@ -83,16 +83,15 @@ class Healing:
             counts["notes"] = self.notes[:MAX_NOTES]
         return counts
 
-    def record(self, *, run: SyncRun, reconciliation: Reconciliation) -> Reconciliation:
+    def record(self, *, run: SyncRun, reconciliation: Reconciliation) -> None:
         """Save on the run what it heals (before its writes: a write that then fails is
-        counted as failed, with its reason); returns the reconciliation unchanged."""
+        counted as failed, with its reason)."""
         healed = self.counts(reconciliation)
         if healed or run.healed:  # an earlier attempt's record never outlives this one
             run.healed = healed
             run.save(update_fields=["healed"])
         if healed:
             logger.info("sync run heals drift", extra={"healed": healed})
-        return reconciliation
 
 
 def _same_version(listed: str, stored: str) -> bool:
@@ -133,13 +132,9 @@ class _Comparison:
     def person_at(self, ref: str) -> int | None:
         """The person whose card our deterministic naming puts at `ref`, for this tenant."""
         uid = self.target.uid_at(ref)
-        prefix = self.uid(0).removesuffix("0")
-        if uid is None or not uid.startswith(prefix):
+        if uid is None:
             return None
-        digits = uid.removeprefix(prefix)
-        if not digits.isdigit() or self.uid(int(digits)) != uid:
-            return None
-        return int(digits)
+        return contact_person_id(uid=uid, context_identifier=self.context_identifier)
 
     def ours(self, mark: OwnContact | None, person_id: int) -> bool:
         return mark is not None and mark.person_id == person_id and mark.uid == self.uid(person_id)

@@ -47,7 +47,7 @@ def _open(linked_user_id: int) -> QuerySet[HeldDeletion]:
     return HeldDeletion.objects.filter(linked_user_id=linked_user_id, closed_at__isnull=True)
 
 
-def _waiting(held: HeldDeletion) -> QuerySet[PersonMapping]:
+def held_persons_waiting(held: HeldDeletion) -> QuerySet[PersonMapping]:
     """The decision's persons still mapped with no source: what carrying it out changes."""
     return PersonMapping.objects.filter(
         linked_user_id=held.linked_user_id, person_id__in=held.person_ids, provenance=[]
@@ -109,7 +109,7 @@ def held_deletions_record(
     with transaction.atomic():
         current = _open(run.linked_user_id).select_for_update().first()
         if current is not None and not current.is_pending:
-            if _waiting(current).exists():
+            if held_persons_waiting(current).exists():
                 # Decided while this run worked (or its carrying out failed): it is carried
                 # out first; what this run held is asked about once it is.
                 return False
@@ -172,14 +172,18 @@ def held_deletion_decide(*, held: HeldDeletion, decision: HeldDecision, decided_
 
 def held_deletion_keep(*, held: HeldDeletion) -> int:
     """Mark the kept persons (still named by no source) as kept; how many were."""
-    return _waiting(held).update(provenance=[KEPT_KEY], updated_at=timezone.now())
+    return held_persons_waiting(held).update(provenance=[KEPT_KEY], updated_at=timezone.now())
 
 
 def held_deletion_close_if_done(*, held: HeldDeletion) -> bool:
     """Close a decided decision once none of its persons waits with no source."""
     with transaction.atomic():
         current = HeldDeletion.objects.select_for_update().get(pk=held.pk)
-        if current.closed_at is not None or current.is_pending or _waiting(current).exists():
+        if (
+            current.closed_at is not None
+            or current.is_pending
+            or held_persons_waiting(current).exists()
+        ):
             return False
         _close(current)
     return True

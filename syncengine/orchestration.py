@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 REGULAR_INTERVAL = timedelta(minutes=15)
 HOUSEKEEPING_INTERVAL = timedelta(hours=24)
-RETRY_AFTER_TRANSIENT_SECONDS = 60
 
 
 def _schedule_offset(linked_user: LinkedUser) -> timedelta:
@@ -104,6 +103,22 @@ def _request_locked(
     return run
 
 
+def _scheduled_user_locked(linked_user_id: int) -> LinkedUser | None:
+    """The linked user, row-locked, when runs may be asked for: runnable (enabled, not
+    deleted) and with their first run queued already (it reads everything anyway)."""
+    linked_user = (
+        LinkedUser.objects.select_for_update()
+        .select_related("profile")
+        .filter(pk=linked_user_id)
+        .first()
+    )
+    if linked_user is None or not linked_user.is_runnable:
+        return None
+    if not SyncSchedule.objects.filter(linked_user=linked_user).exists():
+        return None
+    return linked_user
+
+
 def sync_run_request(
     *, linked_user_id: int, kind: RunKind, change: PreferenceChange | None = None
 ) -> SyncRun | None:
@@ -112,15 +127,8 @@ def sync_run_request(
     Nothing happens for users whose first run has not been queued yet (their first run
     will read everything), nor for disabled or deleted links."""
     with transaction.atomic():
-        linked_user = (
-            LinkedUser.objects.select_for_update()
-            .select_related("profile")
-            .filter(pk=linked_user_id)
-            .first()
-        )
-        if linked_user is None or not linked_user.is_runnable:
-            return None
-        if not SyncSchedule.objects.filter(linked_user=linked_user).exists():
+        linked_user = _scheduled_user_locked(linked_user_id)
+        if linked_user is None:
             return None
         return _request_locked(linked_user=linked_user, kind=kind, change=change)
 
@@ -131,15 +139,8 @@ def sync_run_retry(*, run_id: int) -> SyncRun | None:
     to be resumed goes on at once instead. None when the user cannot run now."""
     failed = SyncRun.objects.get(pk=run_id)
     with transaction.atomic():
-        linked_user = (
-            LinkedUser.objects.select_for_update()
-            .select_related("profile")
-            .filter(pk=failed.linked_user_id)
-            .first()
-        )
-        if linked_user is None or not linked_user.is_runnable:
-            return None
-        if not SyncSchedule.objects.filter(linked_user=linked_user).exists():
+        linked_user = _scheduled_user_locked(failed.linked_user_id)
+        if linked_user is None:
             return None
         if SyncRun.objects.filter(pk=failed.pk, status=RunStatus.QUEUED).update(
             published_at=timezone.now()
@@ -274,7 +275,10 @@ def stale_runs_recover(*, now: datetime | None = None) -> RecoveryResult:
             continue
         if run.attempt >= MAX_ATTEMPTS:
             attempt_close(
-                run, attempt=run.attempt, error_text=gave_up_text(run.attempt, WORKER_STOPPED)
+                run,
+                attempt=run.attempt,
+                error_text=gave_up_text(run.attempt, WORKER_STOPPED),
+                only_running=True,
             )
             failed += 1
         # Conditional on the attempt: a redelivered task may be taking it over right now.

@@ -80,6 +80,9 @@ class Reconciliation:
     unchanged: int = 0
     # Named by a source, but SuperOffice returned no details for them (deleted meanwhile).
     missing: list[int] = field(default_factory=list)
+    # Wanted by no source, and their card is already gone from the target: only our
+    # record of them goes (nothing to delete, nothing counted as deleted).
+    forgets: list[int] = field(default_factory=list)
 
     @property
     def writes(self) -> int:
@@ -126,12 +129,13 @@ def reconcile(
             if old != {KEPT_KEY}:
                 result.provenance_only[person_id] = frozenset({KEPT_KEY})
             result.unchanged += 1
+        elif not new and not before.present:
+            result.forgets.append(person_id)
         elif not new:
             # Lost only to sources the user removed: a deliberate choice, never held.
-            # Confirmed by a user or admin once held. Already gone from the target:
-            # nothing there to protect.
+            # Confirmed by a user or admin once held.
             lost_to_user = bool(sources) and sources <= removed_by_user
-            exempt = lost_to_user or person_id in confirmed or not before.present
+            exempt = lost_to_user or person_id in confirmed
             (exempt_deletes if exempt else guarded_deletes).append(person_id)
         elif card is not None and not before.present:
             result.creates.append((card, new))

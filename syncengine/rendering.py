@@ -47,10 +47,22 @@ class ContactCard:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _uid_prefix(context_identifier: str) -> str:
+    return f"superoffice-{context_identifier.lower()}-person-"
+
+
 def contact_uid(*, context_identifier: str, person_id: int) -> str:
     """Our mark: the same person always gets the same UID, so a retried create cannot
     make a second copy, and lost state can be rebuilt from the target."""
-    return f"superoffice-{context_identifier.lower()}-person-{person_id}"
+    return f"{_uid_prefix(context_identifier)}{person_id}"
+
+
+def contact_person_id(*, uid: str, context_identifier: str) -> int | None:
+    """The person whose UID this is, for this tenant; None for any other UID."""
+    prefix = _uid_prefix(context_identifier)
+    digits = uid[len(prefix) :] if uid.startswith(prefix) else ""
+    # Only the UIDs we write: digits, and no leading zeros.
+    return int(digits) if digits.isdigit() and str(int(digits)) == digits else None
 
 
 def _phones(person: PersonRecord, *, personal_first: bool) -> tuple[Phone, ...]:

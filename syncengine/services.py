@@ -18,7 +18,7 @@ from django.utils import timezone
 from preferences.selectors import EffectivePreferences, effective_preferences_get
 from profiles.models import LinkedUser
 from syncengine.healing import Healing, mappings_heal
-from syncengine.held import held_decided_persons, held_deletions_record
+from syncengine.held import held_decided_persons, held_deletions_record, held_persons_waiting
 from syncengine.models import HeldDeletion, PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange, RunPlan, plan_run
 from syncengine.reconciler import MassDeleteGuard, Reconciliation, SourceOutcome, reconcile
@@ -338,9 +338,8 @@ def sync_run_execute(
     started = time.monotonic()
 
     preferences = effective_preferences_get(linked_user=linked_user)
-    plan = plan_run(
-        kinds=run_kinds(run), preferences=preferences, preference_change=run_preference_change(run)
-    )
+    kinds, change = run_kinds(run), run_preference_change(run)
+    plan = plan_run(kinds=kinds, preferences=preferences, preference_change=change)
     window = sync_window_for(linked_user=linked_user, now=now)
     try:
         outcomes, only_transient, details = _load_sources(
@@ -397,27 +396,24 @@ def sync_run_execute(
     # The mapping is a cache of what we wrote: first and housekeeping runs compare it with
     # the mailbox's own listing, and so does any run that finds no mapping at all (lost
     # state, or a regular run before any full one), before deciding what to write.
-    if run_kinds(run) & FULL_READ_KINDS or not existing:
+    if kinds & FULL_READ_KINDS or not existing:
         healing = mappings_heal(
             run=run, target=target, existing=existing, cards=cards, provenance=plan.enabled
         )
     mapped = healing.mapped(existing)
-    reconciliation = healing.record(
-        run=run,
-        reconciliation=reconcile(
-            mapped=mapped,
-            outcomes=outcomes,
-            enabled=plan.enabled,
-            cards=cards,
-            guard=MassDeleteGuard(
-                max_percent=profile.mass_delete_max_percent,
-                max_count=profile.mass_delete_max_count,
-            ),
-            removed_by_user=plan.removed_by_user,
-            confirmed=confirmed,
-            keep=keep,
+    reconciliation = reconcile(
+        mapped=mapped,
+        outcomes=outcomes,
+        enabled=plan.enabled,
+        cards=cards,
+        guard=MassDeleteGuard(
+            max_percent=profile.mass_delete_max_percent, max_count=profile.mass_delete_max_count
         ),
+        removed_by_user=plan.removed_by_user,
+        confirmed=confirmed,
+        keep=keep,
     )
+    healing.record(run=run, reconciliation=reconciliation)
     # Their sources before this run takes them away, for the decision to show.
     held = {pid: mapped[pid].provenance for pid in reconciliation.held_deletes}
     error_text = _write(
@@ -440,9 +436,7 @@ def sync_run_execute(
         },
     )
     run.refresh_from_db(fields=["progress_done", "heartbeat_at"])
-    asks = held_deletions_record(
-        run=run, held=held, preferences=preferences, change=run_preference_change(run)
-    )
+    asks = held_deletions_record(run=run, held=held, preferences=preferences, change=change)
     if error_text:
         status = RunStatus.FAILED
     elif asks:
@@ -486,6 +480,10 @@ def _write(
     except TargetError as error:
         error_text = f"The address book refused our changes: {error}"
     finally:
+        if reconciliation.forgets:
+            PersonMapping.objects.filter(
+                linked_user_id=run.linked_user_id, person_id__in=reconciliation.forgets
+            ).delete()
         now = timezone.now()
         for person_id, provenance in reconciliation.provenance_only.items():
             mapping = existing[person_id]
@@ -505,12 +503,7 @@ def _write(
 def held_deletion_apply(*, held: HeldDeletion, target: Target) -> int:
     """Delete what a user or admin confirmed, for persons still named by no source. The
     deletions count on the run that last held them."""
-    existing = {
-        m.person_id: m
-        for m in PersonMapping.objects.filter(
-            linked_user_id=held.linked_user_id, person_id__in=held.person_ids, provenance=[]
-        )
-    }
+    existing = {m.person_id: m for m in held_persons_waiting(held)}
     # A run long pruned from the history: the writes are counted nowhere.
     run = held.last_run or SyncRun(linked_user_id=held.linked_user_id)
     SyncRun.objects.filter(pk=run.pk).update(progress_total=F("progress_total") + len(existing))

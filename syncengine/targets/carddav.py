@@ -293,7 +293,7 @@ class CardDAVTarget(Target):
     # -- Target --------------------------------------------------------------------------
 
     def create(self, *, card: ContactCard) -> WrittenContact:
-        ref = self.href_for(card.uid)
+        ref = self.ref_for(card.uid)
         body = vcard_render(card=card, version=self.vcard_version).encode()
         response = self._request(
             "PUT",
@@ -379,19 +379,7 @@ class CardDAVTarget(Target):
             entries = self._multiget_all()
         else:
             raise self._unexpected(response, doing="listing the address book")
-        own: list[OwnContact] = []
-        for entry in entries:
-            mark = vcard_mark(entry.text(CARDDAV, "address-data"))
-            if entry.status == 200 and mark is not None:
-                own.append(
-                    OwnContact(
-                        uid=mark.uid,
-                        person_id=mark.person_id,
-                        ref=self._path(entry.href),
-                        etag=entry.text(DAV, "getetag"),
-                    )
-                )
-        return own
+        return [own for entry in entries if entry.status == 200 and (own := self._own_of(entry))]
 
     def listing(self) -> dict[str, str]:
         """Every card's href and etag: one PROPFIND (Depth 1), no card bodies. Only the
@@ -425,19 +413,21 @@ class CardDAVTarget(Target):
         found: dict[str, OwnContact | None] = {}
         for start in range(0, len(hrefs), MULTIGET_BATCH_SIZE):
             for entry in self._multiget(hrefs[start : start + MULTIGET_BATCH_SIZE]):
-                if entry.status != 200:
-                    continue
-                ref, etag = self._path(entry.href), entry.text(DAV, "getetag").strip()
-                mark = vcard_mark(entry.text(CARDDAV, "address-data"))
-                found[ref] = (
-                    OwnContact(uid=mark.uid, person_id=mark.person_id, ref=ref, etag=etag)
-                    if mark is not None
-                    else None
-                )
+                if entry.status == 200:
+                    found[self._path(entry.href)] = self._own_of(entry)
         return found
 
-    def ref_for(self, uid: str) -> str:
-        return self.href_for(uid)
+    def _own_of(self, entry: DavResponse) -> OwnContact | None:
+        """The card in a REPORT/PROPFIND answer as ours, if it carries our mark."""
+        mark = vcard_mark(entry.text(CARDDAV, "address-data"))
+        if mark is None:
+            return None
+        return OwnContact(
+            uid=mark.uid,
+            person_id=mark.person_id,
+            ref=self._path(entry.href),
+            etag=entry.text(DAV, "getetag").strip(),
+        )
 
     def uid_at(self, ref: str) -> str | None:
         path, collection = self._path(ref), self._path(self.collection_url)
@@ -445,7 +435,7 @@ class CardDAVTarget(Target):
         if name == path or "/" in name or not name.endswith(".vcf"):
             return None
         uid = unquote(name.removesuffix(".vcf"))
-        return uid if self.href_for(uid) == path else None
+        return uid if self.ref_for(uid) == path else None
 
     def close(self) -> None:
         self.session.close()
@@ -460,7 +450,7 @@ class CardDAVTarget(Target):
             self._version = self._read_collection()
         return self._version
 
-    def href_for(self, uid: str) -> str:
+    def ref_for(self, uid: str) -> str:
         """Our deterministic href for a UID, as a server path (what DAV:href holds)."""
         return self._path(self.collection_url) + quote(uid, safe="") + ".vcf"
 
@@ -567,21 +557,7 @@ class CardDAVTarget(Target):
         return ContactExists(WrittenContact(ref=ref, etag=stored.etag))
 
     def _multiget_all(self) -> Iterator[DavResponse]:
-        response = self._request(
-            "PROPFIND",
-            self.collection_url,
-            headers={"Depth": "1", "Content-Type": XML_CONTENT_TYPE},
-            body=propfind_body((DAV, "resourcetype"), (DAV, "getetag")),
-            doing="listing the address book",
-        )
-        if response.status_code != 207:
-            raise self._unexpected(response, doing="listing the address book")
-        collection = self._path(self.collection_url)
-        hrefs = [
-            e.href
-            for e in self._parse(response)
-            if self._path(e.href) != collection and not e.has_resourcetype(DAV, "collection")
-        ]
+        hrefs = sorted(self.listing())
         for start in range(0, len(hrefs), MULTIGET_BATCH_SIZE):
             yield from self._multiget(hrefs[start : start + MULTIGET_BATCH_SIZE])
 

@@ -132,18 +132,24 @@ class WorkerProcess:
         self._log_file.close()
 
 
+def tasks_routed_to_a_fresh_queue(monkeypatch: pytest.MonkeyPatch, *, label: str) -> str:
+    """Send this test's run tasks to a queue of its own, which only its workers consume."""
+    from syncengine import tasks
+
+    queue = f"{label}-{uuid.uuid4().hex[:12]}"
+    for task in (tasks.sync_run_task, tasks.sync_run_apply_held_deletions_task):
+        monkeypatch.setattr(
+            task, "delay", lambda *args, task=task: task.apply_async(args, queue=queue)
+        )
+    return queue
+
+
 @pytest.fixture
 def celery_worker(
     transactional_db: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[WorkerProcess]:
     """A worker consuming a fresh queue, which this test's tasks are sent to."""
-    from syncengine import tasks
-
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    for task in (tasks.sync_run_task, tasks.sync_run_apply_held_deletions_task):
-        monkeypatch.setattr(
-            task, "delay", lambda *args, task=task: task.apply_async(args, queue=queue)
-        )
+    queue = tasks_routed_to_a_fresh_queue(monkeypatch, label="test")
     worker = WorkerProcess(queue=queue, extra_env={})
     try:
         worker.wait_until_ready()

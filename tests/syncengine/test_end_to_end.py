@@ -101,6 +101,15 @@ def mapped_person_ids(linked_user: LinkedUser) -> list[int]:
     )
 
 
+def first_run_under_way(linked_user: LinkedUser, book: AddressBook) -> tuple[AddressBook, int]:
+    """The user's first run of the 60 leads, started and a few cards in: (book, run id)."""
+    person_sync_preferences_update(linked_user=linked_user, changes={"static_selections": [LEADS]})
+    connect_mailbox(linked_user, book)
+    run_id = SyncRun.objects.get(linked_user=linked_user).pk
+    wait_for(lambda: card_count(book) >= 3, what="the first cards to be written")
+    return book, run_id
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_run_kind_through_a_real_worker_into_radicale(
     celery_worker: WorkerProcess,
@@ -161,12 +170,7 @@ def test_a_worker_killed_mid_run_leaves_exactly_one_card_per_person(
     ingrid_link: LinkedUser,
     radicale: RadicaleHelper,
 ) -> None:
-    book = radicale.new_mailbox("crash")
-    person_sync_preferences_update(linked_user=ingrid_link, changes={"static_selections": [LEADS]})
-
-    connect_mailbox(ingrid_link, book)
-    run_id = SyncRun.objects.get(linked_user=ingrid_link).pk
-    wait_for(lambda: card_count(book) >= 3, what="the first cards to be written")
+    book, run_id = first_run_under_way(ingrid_link, radicale.new_mailbox("crash"))
     killed = celery_worker.kill_pool_child()
 
     run = finished(run_id, worker=celery_worker)
@@ -262,11 +266,7 @@ def test_a_first_run_whose_whole_worker_died_is_resumed_to_the_end(
     ingrid_link: LinkedUser,
     radicale: RadicaleHelper,
 ) -> None:
-    book = radicale.new_mailbox("lost-worker")
-    person_sync_preferences_update(linked_user=ingrid_link, changes={"static_selections": [LEADS]})
-    connect_mailbox(ingrid_link, book)
-    run_id = SyncRun.objects.get(linked_user=ingrid_link).pk
-    wait_for(lambda: card_count(book) >= 3, what="the first cards to be written")
+    book, run_id = first_run_under_way(ingrid_link, radicale.new_mailbox("lost-worker"))
 
     # The machine is lost: its message stays unacknowledged at the broker for the
     # visibility timeout (most of an hour), and its lock expires, since nothing renews it.

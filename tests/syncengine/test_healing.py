@@ -30,9 +30,9 @@ from syncengine.targets.carddav import CardDAVTarget
 from syncengine.targets.memory import RecordingTarget
 from tests.plugins.radicale import AddressBook, RadicaleHelper
 from tests.syncengine.cards import card
+from tests.syncengine.conftest import Runner
+from tests.syncengine.test_services import KEY_CUSTOMERS, TENANT
 
-TENANT = "Cust10001"
-KEY_CUSTOMERS = {"id": 1, "name": "Nøkkelkunder Oslo"}  # static, 25 persons
 PERSON_MARK = re.compile(r"^X-SUPEROFFICE-PERSONID:(\d+)\r?\n", re.MULTILINE)
 OUR_UID = re.compile(r"^UID:superoffice-cust10001-person-(\d+)\r?$", re.MULTILINE)
 FOREIGN = (
@@ -112,7 +112,7 @@ class OnRadicale:
         return target
 
     def ref_of(self, person_id: int) -> str:
-        return CardDAVTarget(collection_url=self.book.url, username="", password="").href_for(
+        return CardDAVTarget(collection_url=self.book.url, username="", password="").ref_for(
             _uid(person_id)
         )
 
@@ -154,9 +154,6 @@ def mailbox(request: pytest.FixtureRequest) -> Iterator[Mailbox]:
     else:
         radicale: RadicaleHelper = request.getfixturevalue("radicale")
         yield OnRadicale(book=radicale.new_mailbox("healing"))
-
-
-Runner = Callable[..., SyncRun]
 
 
 @pytest.fixture

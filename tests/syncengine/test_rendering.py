@@ -105,3 +105,15 @@ def test_uids_differ_between_tenants() -> None:
     assert contact_uid(context_identifier="Cust1", person_id=1) != contact_uid(
         context_identifier="Cust2", person_id=1
     )
+
+
+def test_a_uid_names_its_person_only_for_its_tenant() -> None:
+    from syncengine.rendering import contact_person_id, contact_uid
+
+    uid = contact_uid(context_identifier="Cust10001", person_id=42)
+
+    assert contact_person_id(uid=uid, context_identifier="Cust10001") == 42
+    assert contact_person_id(uid=uid, context_identifier="Cust20002") is None
+    assert contact_person_id(uid=uid + "x", context_identifier="Cust10001") is None
+    assert contact_person_id(uid=uid.replace("42", "042"), context_identifier="Cust10001") is None
+    assert contact_person_id(uid="handwritten", context_identifier="Cust10001") is None

@@ -31,6 +31,7 @@ from syncengine.superoffice import reads
 from syncengine.superoffice.client import superoffice_client_for_linked_user
 from syncengine.superoffice.errors import TransientError
 from syncengine.targets.memory import RecordingTarget
+from tests.syncengine.conftest import Runner
 
 TENANT = "Cust10001"
 KEY_CUSTOMERS = {"id": 1, "name": "Nøkkelkunder Oslo"}  # static, 25 persons
@@ -38,8 +39,6 @@ BOARD = {"id": 4, "name": "Styret"}  # static, 8 persons, two of them former emp
 DYNAMIC_VIP = 12
 # Persons far down the seed: in no source of Ingrid's until a test puts them there.
 FRESH = (5101, 5102, 5103, 5104)
-
-Runner = Callable[..., SyncRun]
 
 
 def _set(ingrid: LinkedUser, **changes: Any) -> PreferenceChange:
@@ -274,7 +273,8 @@ def test_a_resumed_run_counts_the_writes_of_every_attempt(
     ingrid_link: LinkedUser, target: RecordingTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first run killed after a few creates, then resumed: its counts add up to what
-    the book holds, each card counted once (the one in flight is adopted, an update)."""
+    the book holds, each card counted once (the one in flight is taken back by the
+    resumed first run's comparison with the book, then written as an update)."""
     _set(ingrid_link, static_selections=[KEY_CUSTOMERS])
     run = SyncRun.objects.create(linked_user=ingrid_link, kind=RunKind.FIRST, attempt=1)
     creates_done = 0
@@ -314,6 +314,26 @@ def test_a_resumed_run_counts_the_writes_of_every_attempt(
     assert run.created_count + run.updated_count == len(target.contacts) > 5
     assert run.updated_count <= 1
     assert len(target.person_ids) == len(target.contacts)
+
+
+def test_a_card_written_before_its_mapping_was_lost_counts_as_updated(
+    ingrid_link: LinkedUser, run_sync: Runner, target: RecordingTarget
+) -> None:
+    """A regular run (which does not compare with the book while the mapping has rows)
+    meets its create refused as existing: the card is adopted and counted as updated."""
+    run_sync(RunKind.FIRST)
+    lost = next(
+        m
+        for m in PersonMapping.objects.filter(linked_user=ingrid_link)
+        if m.provenance == ["appointments"]
+    )
+    lost.delete()
+
+    run = run_sync(RunKind.REGULAR)
+
+    assert (run.created_count, run.updated_count) == (0, 1)
+    assert PersonMapping.objects.filter(linked_user=ingrid_link, person_id=lost.person_id).exists()
+    assert len(target.contacts) == len(target.person_ids)
 
 
 @pytest.mark.parametrize(

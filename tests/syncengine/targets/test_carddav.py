@@ -88,7 +88,7 @@ def test_a_created_card_carries_every_field(target: CardDAVTarget, book: Address
     written = target.create(card=card)
 
     text, etag = book.read(written.ref)
-    assert written.ref == target.href_for(card.uid)
+    assert written.ref == target.ref_for(card.uid)
     assert written.ref.endswith(f"/{card.uid}.vcf")
     assert written.etag == etag
     stored = vobject.readOne(text)
@@ -265,7 +265,7 @@ def test_a_foreign_card_at_our_href_is_never_touched(
     target: CardDAVTarget, book: AddressBook
 ) -> None:
     card = full_card()
-    ref = target.href_for(card.uid)
+    ref = target.ref_for(card.uid)
     foreign = foreign_vcard(card.uid)
     etag = book.put(ref, foreign)
 
@@ -556,7 +556,7 @@ def test_marks_read_only_the_cards_asked_for(target: CardDAVTarget, book: Addres
     text, etag = book.read(rewritten.ref)
     unmarked = "".join(line for line in text.splitlines(True) if "PERSONID" not in line)
     unmarked_etag = book.put(rewritten.ref, unmarked, etag=etag)
-    gone = target.href_for(full_card(5).uid)
+    gone = target.ref_for(full_card(5).uid)
     sent = _sent(target)
 
     marks = target.marks([ours.ref, rewritten.ref, gone])
