@@ -172,6 +172,46 @@ class SyncProfile(_SoftDeletable):
         return self.name
 
 
+class MicrosoftAccess(models.TextChoices):
+    APPLICATION = "application", "An administrator connects the organisation once"
+    DELEGATED = "delegated", "Each user connects their own mailbox"
+
+
+class MicrosoftConnection(models.Model):
+    """A Microsoft 365 profile's organisation (Microsoft Entra tenant) and how we reach it.
+
+    With application access an administrator of the organisation consents once for every
+    mailbox; the directory id is what Microsoft tells us after that consent. With delegated
+    access each linked user connects their own mailbox (TargetAccount.secret).
+    """
+
+    profile = models.OneToOneField(
+        SyncProfile, on_delete=models.CASCADE, related_name="microsoft_connection"
+    )
+    access = models.CharField(
+        max_length=20, choices=MicrosoftAccess.choices, default=MicrosoftAccess.APPLICATION
+    )
+    directory_id = models.CharField("Microsoft tenant id", max_length=64, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    consented_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The contact folder our contacts go into, in every linked user's mailbox.
+    folder_name = models.CharField("Contact folder", max_length=100, default="SuperOffice")
+    # Why Microsoft refuses the organisation's tokens now (consent revoked), in words.
+    failure = models.CharField(max_length=500, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Microsoft 365 of {self.profile}"
+
+    @property
+    def is_connected(self) -> bool:
+        """Application access: consent given and not known to be revoked."""
+        return bool(self.directory_id) and self.consented_at is not None and not self.failure
+
+
 class LinkedUser(_SoftDeletable):
     """An associate linked to a profile and to one mailbox.
 
@@ -231,6 +271,18 @@ class TargetAccount(models.Model):
     collection_url = models.URLField(max_length=500, blank=True)
     collection_name = models.CharField(max_length=200, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Microsoft 365: the mailbox's user object id, and the id of the contact folder our
+    # contacts live in (found or created at the first run, by the profile's folder name).
+    # `username` is the mailbox's address; `secret` the delegated refresh token, if any.
+    remote_user_id = models.CharField(max_length=100, blank=True)
+    folder_id = models.CharField(max_length=500, blank=True)
+    # Where the mailbox's change feed left off (Microsoft Graph's deltaLink), so a regular
+    # run sees contacts edited or deleted in the mailbox with one cheap request.
+    change_cursor = models.TextField(blank=True)
+    # Why the mailbox stopped taking our requests (consent expired or revoked), in words;
+    # cleared when the user connects again.
+    failure = models.CharField(max_length=500, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -232,6 +232,34 @@ SUPEROFFICE_MAX_ATTEMPTS = env.int("SUPEROFFICE_MAX_ATTEMPTS", default=5)
 SUPEROFFICE_BACKOFF_BASE_SECONDS = env.float("SUPEROFFICE_BACKOFF_BASE_SECONDS", default=0.5)
 SUPEROFFICE_BACKOFF_CAP_SECONDS = env.float("SUPEROFFICE_BACKOFF_CAP_SECONDS", default=30.0)
 
+# --- Microsoft 365 (Microsoft Graph) ---------------------------------------------------------
+# The app registration the product uses for every organisation (README: "Connecting
+# Microsoft 365"). Empty outside DEBUG means Microsoft 365 is not offered. The endpoints
+# default to Microsoft's own; tests and the demo point them at the local stand-in.
+
+MICROSOFT_CLIENT_ID: str = env.str(
+    "MICROSOFT_CLIENT_ID", default="synchronizer-demo-graph" if DEBUG else ""
+)
+MICROSOFT_CLIENT_SECRET: str = env.str(
+    "MICROSOFT_CLIENT_SECRET", default="synchronizer-demo-graph-secret" if DEBUG else ""
+)
+MICROSOFT_LOGIN_URL: str = env.str(
+    "MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com"
+).rstrip("/")
+MICROSOFT_GRAPH_URL: str = env.str(
+    "MICROSOFT_GRAPH_URL", default="https://graph.microsoft.com"
+).rstrip("/")
+# A CA bundle to trust for the Microsoft endpoints instead of the system's (the local
+# stand-in's own certificate); empty: the system's trust store.
+MICROSOFT_CA_BUNDLE: str = env.str("MICROSOFT_CA_BUNDLE", default="")
+# Outlook's published limits per app and mailbox: 10,000 requests per 10 minutes and 4
+# concurrent requests. The budget is shared by every worker through Redis.
+MICROSOFT_MAILBOX_BUDGET: int = env.int("MICROSOFT_MAILBOX_BUDGET", default=10_000)
+MICROSOFT_MAILBOX_BUDGET_WINDOW_SECONDS: int = env.int(
+    "MICROSOFT_MAILBOX_BUDGET_WINDOW_SECONDS", default=600
+)
+MICROSOFT_MAILBOX_CONCURRENCY: int = env.int("MICROSOFT_MAILBOX_CONCURRENCY", default=4)
+
 # --- Sign-in (django-allauth) ---------------------------------------------------------------
 
 # People sign in with SuperOffice only; staff operators use the Django admin's login.

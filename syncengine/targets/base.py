@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from syncengine.rendering import ContactCard
@@ -48,8 +48,37 @@ class ContactGone(TargetError):
     """The contact we meant to change or delete is no longer on the target."""
 
 
+@dataclass(frozen=True)
+class Create:
+    card: ContactCard
+
+
+@dataclass(frozen=True)
+class Update:
+    ref: str
+    etag: str
+    card: ContactCard
+
+
+@dataclass(frozen=True)
+class Delete:
+    ref: str
+    etag: str
+    uid: str
+
+
+Write = Create | Update | Delete
+# What became of one write: the contact written, None for a delete done, or the error
+# that write alone met (ContactExists, ContactGone, or a TargetError to retry later).
+WriteOutcome = WrittenContact | TargetError | None
+
+
 class Target(ABC):
     """Writes contact cards into one user's address book; touches nothing without our mark."""
+
+    # How many writes the engine hands to `write_many` at once: targets that batch
+    # requests (Microsoft Graph's $batch) take many, the others one at a time.
+    batch_size: int = 1
 
     @abstractmethod
     def create(self, *, card: ContactCard) -> WrittenContact:
@@ -86,6 +115,44 @@ class Target(ABC):
     @abstractmethod
     def uid_at(self, ref: str) -> str | None:
         """The UID whose deterministic place is `ref` (the inverse of `ref_for`), if any."""
+
+    def write_many(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        """Apply `writes`, each on its own: one outcome per write, in the same order. A
+        permanent TargetError (credentials refused, address book gone) is raised instead.
+        Targets that batch requests override this; the default writes one by one."""
+        outcomes: list[WriteOutcome] = []
+        for write in writes:
+            try:
+                if isinstance(write, Create):
+                    outcomes.append(self.create(card=write.card))
+                elif isinstance(write, Update):
+                    outcomes.append(self.update(ref=write.ref, etag=write.etag, card=write.card))
+                else:
+                    self.delete(ref=write.ref, etag=write.etag, uid=write.uid)
+                    outcomes.append(None)
+            except TargetError as error:
+                if error.permanent:
+                    raise
+                outcomes.append(error)
+        return outcomes
+
+    def find(self, uid: str) -> WrittenContact | None:
+        """Our contact with this UID, looked up by its mark: for a create that was sent but
+        never recorded (a lost answer, a killed worker), so it is adopted, not made twice.
+        The default reads the mark at the UID's deterministic place."""
+        ref = self.ref_for(uid)
+        if ref is None:
+            return None
+        mark = self.marks([ref]).get(ref)
+        if mark is None or mark.uid != uid:
+            return None
+        return WrittenContact(ref=mark.ref, etag=mark.etag)
+
+    def changes(self) -> dict[str, str | None] | None:
+        """Contacts changed in the address book since the last call: ref → its version now,
+        or None for a contact removed. None when the target cannot tell (no change feed,
+        no cursor yet, or the cursor expired): the housekeeping comparison covers those."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - most targets have nothing to release
         """Release connections."""
