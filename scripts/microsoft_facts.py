@@ -238,12 +238,15 @@ def example_facts(docs: Path, contact: dict[str, Any]) -> dict[str, Any]:
     complex_types: dict[str, dict[str, set[str]]] = {}
     annotations: set[str] = set()
     null_in_examples: set[str] = set()
+    etags: list[tuple[str, str]] = []
     for name in CONTACT_EXAMPLES:
         for value in json_blocks(Page(docs, name).text):
             for item in walk_objects(value):
                 if not set(item) & set(properties):
                     continue  # not a contact
                 annotations.update(key for key in item if key.startswith("@"))
+                if "@odata.etag" in item and "changeKey" in item:
+                    etags.append((item["@odata.etag"], item["changeKey"]))
                 for prop, child in item.items():
                     kind = properties.get(prop, "")
                     if child is None:
@@ -270,7 +273,16 @@ def example_facts(docs: Path, contact: dict[str, Any]) -> dict[str, Any]:
         },
         "contact_annotations": sorted(annotations),
         "contact_null_in_examples": sorted(null_in_examples),
+        "contact_etag": etag_form(etags),
     }
+
+
+def etag_form(etags: list[tuple[str, str]]) -> str:
+    """How ``@odata.etag`` is made of ``changeKey`` in the examples that show both."""
+    forms = {etag.replace(change_key, "{changeKey}") for etag, change_key in etags}
+    if len(forms) != 1 or "{changeKey}" not in next(iter(forms)):
+        raise PageError("contact examples", "one @odata.etag form built from changeKey")
+    return forms.pop()
 
 
 def timestamp_facts(docs: Path) -> dict[str, Any]:
@@ -575,6 +587,7 @@ def graph_facts(docs: Path) -> dict[str, Any]:
     examples = example_facts(docs, contact)
     contact["annotations"] = examples.pop("contact_annotations")
     contact["null_in_examples"] = examples.pop("contact_null_in_examples")
+    contact["etag"] = examples.pop("contact_etag")
     base = Page(docs, "contact-get.md").search(
         r"https://(?P<host>graph\.microsoft\.com)/(?P<version>v1\.0)/", "Graph base URL"
     )

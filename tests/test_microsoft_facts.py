@@ -175,6 +175,7 @@ def test_contact_examples(graph: dict[str, Any]) -> None:
     contact = graph["resources"]["contact"]
 
     assert contact["annotations"] == ["@odata.context", "@odata.etag"]
+    assert contact["etag"] == 'W/"{changeKey}"'
     assert set(contact["null_in_examples"]) <= set(contact["properties"])
     # Text and timestamps appear as null in the examples; collections and addresses never.
     for name in contact["null_in_examples"]:
