@@ -168,6 +168,10 @@ class GraphClient:
 
     # -- tokens ----------------------------------------------------------------------------
 
+    def token(self) -> str:
+        """The bearer token in use, got now if there is none yet."""
+        return self._bearer()
+
     def _bearer(self, *, refused: str | None = None) -> str:
         with self._token_lock:
             if self._token is None or (refused is not None and self._token == refused):
