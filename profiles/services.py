@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
-from profiles.models import LinkedUser, SyncProfile, TargetKind, Tenant
+from profiles.models import (
+    LinkedUser,
+    MicrosoftConnection,
+    SyncProfile,
+    TargetAccount,
+    TargetKind,
+    Tenant,
+)
 from profiles.signals import link_readiness_changed
 
 
@@ -13,6 +21,7 @@ def _readiness_may_have_changed(linked_user: LinkedUser) -> None:
     link_readiness_changed.send(sender=LinkedUser, linked_user_id=linked_user.pk)
 
 
+@transaction.atomic
 def profile_create(
     *, tenant: Tenant, name: str, target_kind: str = TargetKind.CARDDAV, carddav_url: str = ""
 ) -> SyncProfile:
@@ -21,6 +30,52 @@ def profile_create(
     )
     profile.full_clean()
     profile.save()
+    if target_kind == TargetKind.MICROSOFT_GRAPH:
+        MicrosoftConnection.objects.create(profile=profile)
+    return profile
+
+
+def _synced_users(profile: SyncProfile) -> int:
+    """How many of the profile's users (deleted links too: an undelete resumes them) have
+    contacts written or a mailbox connected."""
+    return (
+        LinkedUser.objects.filter(profile=profile)
+        .filter(Q(person_mappings__isnull=False) | Q(target_account__verified_at__isnull=False))
+        .distinct()
+        .count()
+    )
+
+
+@transaction.atomic
+def profile_update(
+    *, profile: SyncProfile, name: str, carddav_url: str, target_kind: str
+) -> SyncProfile:
+    """Save a profile's name, server and mailbox system.
+
+    The system changes only while no user has synced: every contact written so far would
+    stay in the mailboxes with nobody to update or remove it."""
+    old_kind = profile.target_kind
+    if target_kind != old_kind:
+        synced = _synced_users(profile)
+        if synced:
+            raise ValidationError(
+                f"The mailbox system stays {profile.get_target_kind_display()}: "
+                f"{synced} of this profile's users have a connected mailbox or contacts "
+                "synced into it. Changing the system would orphan every contact "
+                "Synchronizer wrote there: they would stay in the mailboxes and never be "
+                "updated or removed again. Create another profile for the other system "
+                "instead."
+            )
+    profile.name = name.strip()
+    profile.carddav_url = carddav_url
+    profile.target_kind = target_kind
+    profile.full_clean()
+    profile.save(update_fields=["name", "carddav_url", "target_kind", "updated_at"])
+    if target_kind != old_kind:
+        # Untested credentials of the old system mean nothing to the new one.
+        TargetAccount.objects.filter(linked_user__profile=profile).delete()
+        if target_kind == TargetKind.MICROSOFT_GRAPH:
+            MicrosoftConnection.objects.get_or_create(profile=profile)
     return profile
 
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from preferences.selectors import pending_change_waiting
 from profiles.access import get_linked_user_for_admin, get_profile_for_admin, get_tenant_for_admin
 from profiles.forms import PermanentDeleteForm, ProfileForm
-from profiles.models import User
+from profiles.models import MicrosoftConnection, SyncProfile, TargetKind, User
 from profiles.selectors import linked_users_for_profile, profiles_for_tenant
 from profiles.services import (
     linked_user_delete,
@@ -27,6 +27,7 @@ from profiles.services import (
     profile_create,
     profile_delete,
     profile_undelete,
+    profile_update,
 )
 from profiles.services import (
     profile_delete_permanently as profile_delete_permanently_service,
@@ -61,23 +62,38 @@ def profile_new(request: HttpRequest) -> HttpResponse:
         profile = profile_create(
             tenant=tenant,
             name=form.cleaned_data["name"],
+            target_kind=form.cleaned_data["target_kind"],
             carddav_url=form.cleaned_data["carddav_url"],
         )
-        messages.success(request, f"The profile “{profile}” was created. Now link its users.")
+        next_step = (
+            "Now connect its Microsoft 365 organisation."
+            if profile.target_kind == TargetKind.MICROSOFT_GRAPH
+            else "Now link its users."
+        )
+        messages.success(request, f"The profile “{profile}” was created. {next_step}")
         return redirect("profiles:manage", code=profile.code)
     return render(request, "profiles/profile_new.html", {"form": form})
 
 
 @login_required
 def profile_manage(request: HttpRequest, code: UUID) -> HttpResponse:
-    """Manage Profile: the mailbox server, the users' rights, and the way to the settings."""
+    """Manage Profile: the mailbox system, the users' rights, and the way to the settings."""
     profile = get_profile_for_admin(user=_user(request), code=code)
-    form = ProfileForm(request.POST or None, instance=profile)
+    form = ProfileForm(request.POST or None, instance=SyncProfile.objects.get(pk=profile.pk))
     if request.method == "POST":
         if form.is_valid():
-            form.save()
-            messages.success(request, "The profile was saved.")
-            return redirect("profiles:manage", code=profile.code)
+            try:
+                profile_update(
+                    profile=profile,
+                    name=form.cleaned_data["name"],
+                    carddav_url=form.cleaned_data["carddav_url"],
+                    target_kind=form.cleaned_data["target_kind"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, "The profile was saved.")
+                return redirect("profiles:manage", code=profile.code)
         messages.error(request, "The profile was not saved; see the messages below.")
     links = linked_users_for_profile(profile=profile).select_related("user")
     return render(
@@ -88,6 +104,7 @@ def profile_manage(request: HttpRequest, code: UUID) -> HttpResponse:
             "form": form,
             "links": links,
             "waiting": pending_change_waiting(profile=profile),
+            "microsoft": MicrosoftConnection.objects.filter(profile=profile).first(),
         },
     )
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from syncengine import views
+from syncengine import microsoft_views, views
 
 app_name = "syncengine"
 
@@ -21,6 +21,46 @@ urlpatterns = [
         "manage/profiles/<uuid:code>/link-users/domain/",
         views.link_users_by_domain,
         name="link-users-domain",
+    ),
+    path(
+        "manage/profiles/<uuid:code>/microsoft/connect/",
+        microsoft_views.organisation_connect,
+        name="microsoft-connect",
+    ),
+    path(
+        "manage/microsoft/consent/",
+        microsoft_views.organisation_consent_callback,
+        name="microsoft-consent-callback",
+    ),
+    path(
+        "manage/profiles/<uuid:code>/microsoft/folder/",
+        microsoft_views.organisation_folder,
+        name="microsoft-folder",
+    ),
+    path(
+        "manage/profiles/<uuid:code>/microsoft/access/",
+        microsoft_views.organisation_access,
+        name="microsoft-access",
+    ),
+    path(
+        "manage/profiles/<uuid:code>/microsoft/link/",
+        microsoft_views.link_one,
+        name="microsoft-link",
+    ),
+    path(
+        "manage/profiles/<uuid:code>/microsoft/link-all/",
+        microsoft_views.link_all,
+        name="microsoft-link-all",
+    ),
+    path(
+        "links/<uuid:code>/microsoft/connect/",
+        microsoft_views.mailbox_connect,
+        name="microsoft-mailbox-connect",
+    ),
+    path(
+        "microsoft/mailbox/",
+        microsoft_views.mailbox_callback,
+        name="microsoft-mailbox-callback",
     ),
     path("manage/status/", views.status, name="status"),
     path("manage/status.csv", views.status_csv, name="status-csv"),

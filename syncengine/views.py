@@ -27,7 +27,14 @@ from profiles.access import (
     get_tenant_for_admin,
 )
 from profiles.forms import AddressBookMoveForm, CredentialsForm, DomainLinkForm, LinkUserForm
-from profiles.models import LinkedUser, SyncProfile, TargetAccount, User
+from profiles.models import (
+    LinkedUser,
+    MicrosoftConnection,
+    SyncProfile,
+    TargetAccount,
+    TargetKind,
+    User,
+)
 from profiles.selectors import linked_users_for_profile
 from profiles.services import linked_user_link
 from syncengine.credentials import (
@@ -40,6 +47,7 @@ from syncengine.credentials import (
     target_credentials_save,
 )
 from syncengine.forms import HeldDecisionForm
+from syncengine.microsoft_views import link_users_page as microsoft_link_users_page
 from syncengine.models import HeldDecision, HeldDeletion, RunKind, SyncRun
 from syncengine.orchestration import sync_run_request
 from syncengine.performing import held_deletions_confirm
@@ -79,6 +87,7 @@ def overview(request: HttpRequest, code: UUID) -> HttpResponse:
             "runs": runs_for_linked_user(linked_user=linked_user, limit=5),
             "held": held_deletion_open_get(linked_user=linked_user),
             "summary": effective_summary(effective_preferences_get(linked_user=linked_user)),
+            "microsoft": MicrosoftConnection.objects.filter(profile=linked_user.profile).first(),
         },
     )
 
@@ -98,9 +107,22 @@ def sync_now(request: HttpRequest, code: UUID) -> HttpResponse:
 
 @login_required
 def credentials(request: HttpRequest, code: UUID) -> HttpResponse:
-    """Edit credentials: the CardDAV user name and app password, tested before saving."""
+    """Edit credentials: the CardDAV user name and app password, tested before saving;
+    for Microsoft 365, the mailbox and (delegated access) Connect Microsoft 365."""
     linked_user = get_linked_user_for_user(user=_user(request), code=code)
     account = TargetAccount.objects.filter(linked_user=linked_user).first()
+    if linked_user.profile.target_kind == TargetKind.MICROSOFT_GRAPH:
+        connection, _ = MicrosoftConnection.objects.get_or_create(profile=linked_user.profile)
+        return render(
+            request,
+            "syncengine/microsoft/mailbox.html",
+            {
+                "linked_user": linked_user,
+                "account": account,
+                "connection": connection,
+                "waiting_for": link_waiting_for(linked_user),
+            },
+        )
     form = CredentialsForm(
         request.POST or None,
         has_password=bool(account and account.secret),
@@ -294,6 +316,8 @@ def link_users(request: HttpRequest, code: UUID) -> HttpResponse:
     """Link Users: the profile's links, and the tenant's SuperOffice users to link."""
     user = _user(request)
     profile = get_profile_for_admin(user=user, code=code)
+    if profile.target_kind == TargetKind.MICROSOFT_GRAPH:
+        return microsoft_link_users_page(request, profile)
     associates: list[AssociateInfo] = []
     superoffice_problem = ""
     try:

@@ -1,0 +1,290 @@
+"""Microsoft 365 pages: an administrator connects the organisation from the profile page
+and links users to its mailboxes; with delegated access each user connects their own
+mailbox from their page.
+
+Microsoft sends people back to one fixed address per kind of consent (registered with the
+app), so which profile or link a callback is about, and the state it must carry, wait in
+the session. Tenant rows are reached only through profiles.access.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from profiles.access import get_linked_user_for_user, get_profile_for_admin
+from profiles.forms import MicrosoftAccessForm, MicrosoftFolderForm
+from profiles.models import MicrosoftAccess, SyncProfile, User
+from profiles.selectors import linked_users_for_profile
+from syncengine.microsoft_portal import (
+    MailboxMatch,
+    MicrosoftRefused,
+    mailbox_connect_finish,
+    mailbox_connect_start,
+    mailbox_link,
+    mailbox_matches_list,
+    mailboxes_link_all,
+    microsoft_connection_get,
+    organisation_access_set,
+    organisation_consent_finish,
+    organisation_consent_start,
+    organisation_folder_rename,
+)
+from syncengine.readiness import link_waiting_for
+from syncengine.selectors import linkable_associates
+from syncengine.superoffice.reads import AssociateInfo
+
+CONSENT_SESSION_KEY = "microsoft_admin_consent"
+MAILBOX_SESSION_KEY = "microsoft_mailbox_flow"
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _back_to_profile(profile: SyncProfile) -> HttpResponse:
+    return redirect(reverse("profiles:manage", kwargs={"code": profile.code}) + "#microsoft")
+
+
+# --- the organisation (admin consent) ---------------------------------------------------------
+
+
+@require_POST
+@login_required
+def organisation_connect(request: HttpRequest, code: UUID) -> HttpResponse:
+    profile = get_profile_for_admin(user=_user(request), code=code)
+    redirect_uri = request.build_absolute_uri(reverse("syncengine:microsoft-consent-callback"))
+    try:
+        start = organisation_consent_start(profile=profile, redirect_uri=redirect_uri)
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+        return _back_to_profile(profile)
+    request.session[CONSENT_SESSION_KEY] = {"profile": str(profile.code), "state": start.state}
+    return redirect(start.url)
+
+
+@require_GET
+@login_required
+def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
+    """Microsoft sends the administrator back here, consent given or not."""
+    pending: dict[str, str] = request.session.pop(CONSENT_SESSION_KEY, None) or {}
+    if not pending:
+        messages.error(
+            request,
+            "No connection to Microsoft 365 was started from here in this session; nothing "
+            "was changed. Start again from the profile page.",
+        )
+        return redirect("profiles:list")
+    user = _user(request)
+    profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
+    try:
+        organisation_consent_finish(
+            profile=profile, user=user, query=request.GET, expected_state=pending["state"]
+        )
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(
+            request,
+            "Microsoft 365 is connected: Synchronizer can now reach the organisation's "
+            "mailboxes. Link the users next.",
+        )
+    return _back_to_profile(profile)
+
+
+@require_POST
+@login_required
+def organisation_folder(request: HttpRequest, code: UUID) -> HttpResponse:
+    profile = get_profile_for_admin(user=_user(request), code=code)
+    form = MicrosoftFolderForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(error) for error in form.errors["folder_name"]))
+        return _back_to_profile(profile)
+    try:
+        connection = organisation_folder_rename(
+            profile=profile, folder_name=form.cleaned_data["folder_name"]
+        )
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"Contacts go into the folder “{connection.folder_name}”.")
+    return _back_to_profile(profile)
+
+
+@require_POST
+@login_required
+def organisation_access(request: HttpRequest, code: UUID) -> HttpResponse:
+    profile = get_profile_for_admin(user=_user(request), code=code)
+    form = MicrosoftAccessForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose how Synchronizer reaches the mailboxes.")
+        return _back_to_profile(profile)
+    try:
+        connection = organisation_access_set(profile=profile, access=form.cleaned_data["access"])
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(
+            request,
+            "Each user now connects their own mailbox on their page."
+            if connection.access == MicrosoftAccess.DELEGATED
+            else "The organisation's administrator connects every mailbox at once.",
+        )
+    return _back_to_profile(profile)
+
+
+# --- Link Users on a Microsoft 365 profile ------------------------------------------------------
+
+
+def _associates(user: User) -> tuple[list[AssociateInfo], str]:
+    try:
+        return linkable_associates(user=user), ""
+    except ValidationError as error:
+        return [], " ".join(error.messages)
+
+
+def link_users_page(request: HttpRequest, profile: SyncProfile) -> HttpResponse:
+    """Link Users of a Microsoft 365 profile: the SuperOffice users not linked yet beside
+    their mailbox in the organisation, and the users linked already."""
+    connection = microsoft_connection_get(profile=profile)
+    associates, problem = _associates(_user(request))
+    matches: list[MailboxMatch] = []
+    if associates and (connection.is_connected or connection.access == MicrosoftAccess.DELEGATED):
+        try:
+            matches = mailbox_matches_list(profile=profile, associates=associates)
+        except MicrosoftRefused as refused:
+            problem = str(refused)
+    show_deleted = request.GET.get("deleted") == "1"
+    links = linked_users_for_profile(profile=profile, include_deleted=show_deleted).select_related(
+        "user", "target_account"
+    )
+    context: dict[str, Any] = {
+        "profile": profile,
+        "connection": connection,
+        "delegated": connection.access == MicrosoftAccess.DELEGATED,
+        "matches": matches,
+        "matching": sum(1 for match in matches if match.mailbox is not None),
+        "links": [(link, link_waiting_for(link)) for link in links],
+        "show_deleted": show_deleted,
+        "superoffice_problem": problem,
+    }
+    return render(request, "syncengine/microsoft/link_users.html", context)
+
+
+def _associate_id(request: HttpRequest) -> int | None:
+    try:
+        return int(request.POST.get("associate_id", ""))
+    except ValueError:
+        return None
+
+
+@require_POST
+@login_required
+def link_one(request: HttpRequest, code: UUID) -> HttpResponse:
+    user = _user(request)
+    profile = get_profile_for_admin(user=user, code=code)
+    associates, problem = _associates(user)
+    associate_id = _associate_id(request)
+    if problem or associate_id is None:
+        messages.error(request, problem or "Choose a SuperOffice user to link.")
+        return redirect("syncengine:link-users", code=profile.code)
+    try:
+        linked = mailbox_link(profile=profile, associates=associates, associate_id=associate_id)
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        account = getattr(linked, "target_account", None)
+        messages.success(
+            request,
+            f"{linked} was linked to the mailbox {account.username}."
+            if account is not None and account.remote_user_id
+            else f"{linked} was linked. They connect their Microsoft 365 mailbox on their page.",
+        )
+    return redirect("syncengine:link-users", code=profile.code)
+
+
+@require_POST
+@login_required
+def link_all(request: HttpRequest, code: UUID) -> HttpResponse:
+    user = _user(request)
+    profile = get_profile_for_admin(user=user, code=code)
+    associates, problem = _associates(user)
+    if problem:
+        messages.error(request, problem)
+        return redirect("syncengine:link-users", code=profile.code)
+    try:
+        result = mailboxes_link_all(profile=profile, associates=associates)
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("syncengine:link-users", code=profile.code)
+    if result.linked:
+        names = ", ".join(str(link) for link in result.linked)
+        messages.success(request, f"{len(result.linked)} users were linked: {names}.")
+    else:
+        messages.error(request, "Nobody was left to link.")
+    if result.without_mailbox:
+        names = ", ".join(a.full_name or a.email for a in result.without_mailbox)
+        messages.warning(
+            request,
+            f"{len(result.without_mailbox)} users have no mailbox with their e-mail in the "
+            f"organisation and were not linked: {names}.",
+        )
+    return redirect("syncengine:link-users", code=profile.code)
+
+
+# --- a user's own mailbox (delegated access) ----------------------------------------------------
+
+
+@require_POST
+@login_required
+def mailbox_connect(request: HttpRequest, code: UUID) -> HttpResponse:
+    user = _user(request)
+    linked_user = get_linked_user_for_user(user=user, code=code)
+    if linked_user.user_id != user.pk:
+        messages.error(
+            request,
+            f"Only {linked_user} can connect their own mailbox, by signing in to Microsoft "
+            "themselves; nothing was changed.",
+        )
+        return redirect("syncengine:credentials", code=linked_user.code)
+    redirect_uri = request.build_absolute_uri(reverse("syncengine:microsoft-mailbox-callback"))
+    try:
+        flow = mailbox_connect_start(linked_user=linked_user, redirect_uri=redirect_uri)
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("syncengine:credentials", code=linked_user.code)
+    request.session[MAILBOX_SESSION_KEY] = {"link": str(linked_user.code), "flow": flow}
+    return redirect(str(flow["auth_uri"]))
+
+
+@require_GET
+@login_required
+def mailbox_callback(request: HttpRequest) -> HttpResponse:
+    pending: dict[str, Any] = request.session.pop(MAILBOX_SESSION_KEY, None) or {}
+    if not pending:
+        messages.error(
+            request,
+            "No mailbox connection was started from here in this session; nothing was "
+            "changed. Start again with “Connect Microsoft 365”.",
+        )
+        return redirect("home")
+    linked_user = get_linked_user_for_user(user=_user(request), code=UUID(pending["link"]))
+    try:
+        account = mailbox_connect_finish(
+            linked_user=linked_user, flow=pending["flow"], query=request.GET
+        )
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("syncengine:credentials", code=linked_user.code)
+    messages.success(request, f"Your Microsoft 365 mailbox {account.username} is connected.")
+    return redirect("syncengine:overview", code=linked_user.code)
