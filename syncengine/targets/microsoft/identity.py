@@ -41,7 +41,7 @@ TOKEN_TIMEOUT_SECONDS = 30.0
 # Answers of the token endpoint that mean the organisation has not (or no longer) let our
 # app in: no service principal in the directory, consent withdrawn, directory unknown.
 _CONSENT_ERRORS = {"invalid_client", "unauthorized_client", "consent_required", "invalid_grant"}
-_CONSENT_CODES = {700016, 65001, 90002, 7000112, 500011}
+_CONSENT_CODES = {700016, 7000229, 65001, 90002, 7000112, 500011}
 # Our own app's secret refused: the operators must fix it, not the customer.
 _SECRET_CODES = {7000215, 7000222}
 ADMIN_MUST_CONSENT = (
@@ -93,21 +93,28 @@ def _configured() -> tuple[str, str]:
     return client_id, secret
 
 
-def http_session() -> requests.Session:
-    """A session for the Microsoft endpoints, trusting MICROSOFT_CA_BUNDLE when set."""
-    session = requests.Session()
-    if settings.MICROSOFT_CA_BUNDLE:
-        session.verify = settings.MICROSOFT_CA_BUNDLE
-    session.headers["User-Agent"] = "Synchronizer (Microsoft 365)"
-    return session
+class MicrosoftSession(requests.Session):
+    """A session for the Microsoft endpoints: a timeout on every request (MSAL sends none),
+    and MICROSOFT_CA_BUNDLE trusted when set — per request, because requests lets the
+    REQUESTS_CA_BUNDLE environment variable override a session's own `verify`."""
 
+    def __init__(self, *, ca_bundle: str, timeout: float = TOKEN_TIMEOUT_SECONDS) -> None:
+        super().__init__()
+        self.ca_bundle = ca_bundle
+        self.timeout = timeout
+        self.headers["User-Agent"] = "Synchronizer (Microsoft 365)"
+        if ca_bundle:
+            self.verify = ca_bundle
 
-class _TimeoutSession(requests.Session):
-    """MSAL sends no timeout of its own; a hung token endpoint must not hang a worker."""
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", TOKEN_TIMEOUT_SECONDS)
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self.timeout)
+        if self.ca_bundle:
+            kwargs.setdefault("verify", self.ca_bundle)
         return super().request(*args, **kwargs)
+
+
+def http_session() -> MicrosoftSession:
+    return MicrosoftSession(ca_bundle=settings.MICROSOFT_CA_BUNDLE)
 
 
 def _application(directory: str) -> msal.ConfidentialClientApplication:
@@ -130,10 +137,7 @@ def _application(directory: str) -> msal.ConfidentialClientApplication:
 def _cached_application(
     *, authority: str, client_id: str, secret: str, ca_bundle: str
 ) -> msal.ConfidentialClientApplication:
-    session = _TimeoutSession()
-    session.headers["User-Agent"] = "Synchronizer (Microsoft 365)"
-    if ca_bundle:
-        session.verify = ca_bundle
+    session = MicrosoftSession(ca_bundle=ca_bundle)
     return msal.ConfidentialClientApplication(
         client_id,
         client_credential=secret,
