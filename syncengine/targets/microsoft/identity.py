@@ -106,7 +106,7 @@ class MicrosoftSession(requests.Session):
         if ca_bundle:
             self.verify = ca_bundle
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         if self.ca_bundle:
             kwargs.setdefault("verify", self.ca_bundle)
