@@ -159,6 +159,11 @@ def organisation_consent_finish(
         connection.failed_at = None
         connection.full_clean()
         connection.save()
+        if connection.access == MicrosoftAccess.APPLICATION:
+            # The mailboxes refused us for want of the consent given now.
+            TargetAccount.objects.filter(linked_user__profile=profile).exclude(failure="").update(
+                failure="", failed_at=None
+            )
         _ready(LinkedUser.objects.filter(profile=profile).values_list("pk", flat=True))
     if connection.access == MicrosoftAccess.APPLICATION:
         mailboxes_match_linked(profile=profile)

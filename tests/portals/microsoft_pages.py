@@ -1,0 +1,38 @@
+"""Pressing the Microsoft 365 stand-in's own buttons, as a browser would, for view tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from django.conf import settings
+from django.test import Client
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+# Microsoft accepts our callbacks only on registered addresses; the stand-in registers
+# every loopback address, so the test client speaks as 127.0.0.1.
+HOST = "127.0.0.1"
+
+
+def microsoft_press(url: str, *, user_id: str | None = None) -> str:
+    """Open a stand-in page (admin consent or sign-in) and press "Accept as"/"Sign in as"
+    the user, or Cancel when no user is given; returns where it sends the browser back."""
+    ca_bundle = settings.MICROSOFT_CA_BUNDLE or True
+    page = requests.get(url, verify=ca_bundle, timeout=30)
+    assert page.status_code == 200, page.text
+    form = dict(parse_qsl(urlsplit(url).query))
+    form.update({"user": user_id} if user_id else {"cancel": "1"})
+    answer = requests.post(
+        url.split("?", 1)[0], data=form, verify=ca_bundle, allow_redirects=False, timeout=30
+    )
+    assert answer.status_code == 302, answer.text
+    return answer.headers["Location"]
+
+
+def come_back(client: Client, location: str) -> Response:
+    """Follow Microsoft's redirect back into Synchronizer."""
+    parts = urlsplit(location)
+    return client.get(f"{parts.path}?{parts.query}", HTTP_HOST=HOST, follow=True)

@@ -1,0 +1,338 @@
+"""Connecting a Microsoft 365 organisation from the profile page (admin consent), against
+the Microsoft 365 stand-in: alice administers Acme, bob is a member of Acme (403),
+charlie administers Globex (404)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from pytest_django.fixtures import SettingsWrapper
+
+from profiles.models import (
+    LinkedUser,
+    MicrosoftAccess,
+    MicrosoftConnection,
+    SyncProfile,
+    TargetAccount,
+    TargetKind,
+    Tenant,
+    User,
+)
+from profiles.services import profile_create
+from sandbox.microsoft.testing import MicrosoftControl
+from syncengine.microsoft_views import CONSENT_SESSION_KEY
+from tests.portals.microsoft_pages import HOST, come_back, microsoft_press
+from tests.portals.pages import messages_of
+
+Login = Callable[[User], Client]
+DIRECTORY = "3f6b1c9e-8a7d-4e21-9b55-0c2d4e6f8a10"
+
+
+@pytest.fixture
+def acme_365(acme: Tenant) -> SyncProfile:
+    return profile_create(tenant=acme, name="Acme 365", target_kind=TargetKind.MICROSOFT_GRAPH)
+
+
+@pytest.fixture
+def contoso(microsoft: MicrosoftControl) -> dict[str, Any]:
+    """A Microsoft 365 organisation with an administrator who can consent."""
+    directory_id = microsoft.directory_create(name="Contoso", domain="contoso.example")
+    admin = microsoft.user_create(
+        directory_id=directory_id, display_name="Adele Vance", mail="adele@contoso.example",
+        is_admin=True,
+    )  # fmt: skip
+    return {"id": directory_id, "admin": admin["id"]}
+
+
+def connect_url(profile: SyncProfile) -> str:
+    return f"/manage/profiles/{profile.code}/microsoft/connect/"
+
+
+def start(client: Client, profile: SyncProfile) -> str:
+    response = client.post(connect_url(profile), HTTP_HOST=HOST)
+    assert response.status_code == 302
+    return str(response["Location"])
+
+
+class TestConnectOrganisation:
+    def test_consent_given_connects_the_organisation(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+        microsoft_settings: None,
+    ) -> None:
+        client = login(alice)
+        consent_page = start(client, acme_365)
+        query = parse_qs(urlsplit(consent_page).query)
+        assert "/adminconsent" in consent_page
+        assert query["redirect_uri"] == [f"http://{HOST}/manage/microsoft/consent/"]
+        assert query["state"] == [client.session[CONSENT_SESSION_KEY]["state"]]
+
+        response = come_back(client, microsoft_press(consent_page, user_id=contoso["admin"]))
+
+        connection = MicrosoftConnection.objects.get(profile=acme_365)
+        assert connection.directory_id == contoso["id"]
+        assert connection.consented_by == alice
+        assert connection.consented_at is not None
+        assert connection.is_connected
+        assert response.redirect_chain[-1][0] == f"/manage/profiles/{acme_365.code}/#microsoft"
+        assert any("Microsoft 365 is connected" in m for m in messages_of(response))
+        assert contoso["id"].encode() in response.content
+        assert CONSENT_SESSION_KEY not in client.session
+
+    def test_consent_declined_changes_nothing(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+        microsoft_settings: None,
+    ) -> None:
+        client = login(alice)
+
+        response = come_back(client, microsoft_press(start(client, acme_365)))
+
+        connection = MicrosoftConnection.objects.get(profile=acme_365)
+        assert (connection.directory_id, connection.consented_at) == ("", None)
+        assert messages_of(response) == [
+            "Microsoft 365 was not connected: the administrator declined the permissions on "
+            "Microsoft's page. Nothing was changed."
+        ]
+
+    def test_a_foreign_state_is_refused(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+        microsoft_settings: None,
+    ) -> None:
+        client = login(alice)
+        location = microsoft_press(start(client, acme_365), user_id=contoso["admin"])
+        forged = location.replace("state=", "state=x")
+
+        response = come_back(client, forged)
+
+        assert not MicrosoftConnection.objects.get(profile=acme_365).directory_id
+        assert "its state differs" in messages_of(response)[0]
+
+    def test_an_answer_without_a_connection_started_is_refused(
+        self, login: Login, alice: User, acme_365: SyncProfile
+    ) -> None:
+        response = login(alice).get(
+            f"/manage/microsoft/consent/?admin_consent=True&tenant={DIRECTORY}&state=s",
+            follow=True,
+        )
+
+        assert not MicrosoftConnection.objects.get(profile=acme_365).directory_id
+        assert "No connection to Microsoft 365 was started" in messages_of(response)[0]
+
+    def test_an_answer_without_an_organisation_is_refused(
+        self, login: Login, alice: User, acme_365: SyncProfile
+    ) -> None:
+        client = login(alice)
+        session = client.session
+        session[CONSENT_SESSION_KEY] = {"profile": str(acme_365.code), "state": "s"}
+        session.save()
+
+        response = client.get(
+            "/manage/microsoft/consent/?admin_consent=True&tenant=../evil&state=s", follow=True
+        )
+
+        assert not MicrosoftConnection.objects.get(profile=acme_365).directory_id
+        assert "nothing was changed" in messages_of(response)[0]
+
+    def test_another_organisation_is_refused_once_mailboxes_are_linked(
+        self, login: Login, alice: User, acme_365: SyncProfile, bob_link: LinkedUser
+    ) -> None:
+        MicrosoftConnection.objects.filter(profile=acme_365).update(
+            directory_id=DIRECTORY, consented_at=timezone.now()
+        )
+        bob_link.profile = acme_365
+        bob_link.save()
+        TargetAccount.objects.create(linked_user=bob_link, remote_user_id="u-1")
+        client = login(alice)
+        session = client.session
+        session[CONSENT_SESSION_KEY] = {"profile": str(acme_365.code), "state": "s"}
+        session.save()
+        other = "0a0a0a0a-1b1b-2c2c-3d3d-4e4e4e4e4e4e"
+
+        response = client.get(
+            f"/manage/microsoft/consent/?admin_consent=True&tenant={other}&state=s", follow=True
+        )
+
+        assert MicrosoftConnection.objects.get(profile=acme_365).directory_id == DIRECTORY
+        assert "consent was given for " + other in messages_of(response)[0]
+
+    def test_consent_again_clears_a_lost_consent(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+        microsoft_settings: None,
+    ) -> None:
+        MicrosoftConnection.objects.filter(profile=acme_365).update(
+            directory_id=contoso["id"],
+            consented_at=timezone.now(),
+            failure="Microsoft 365 refused Synchronizer's access to the organisation.",
+            failed_at=timezone.now(),
+        )
+        client = login(alice)
+        page = client.get(f"/manage/profiles/{acme_365.code}/")
+        assert b"stopped accepting the organisation's connection" in page.content
+        assert b"Connect again" in page.content
+
+        come_back(client, microsoft_press(start(client, acme_365), user_id=contoso["admin"]))
+
+        connection = MicrosoftConnection.objects.get(profile=acme_365)
+        assert (connection.failure, connection.failed_at) == ("", None)
+        assert connection.is_connected
+
+    def test_microsoft_not_configured_is_said_in_words(
+        self, login: Login, alice: User, acme_365: SyncProfile, settings: SettingsWrapper
+    ) -> None:
+        settings.MICROSOFT_CLIENT_SECRET = ""
+
+        response = login(alice).post(connect_url(acme_365), HTTP_HOST=HOST, follow=True)
+
+        assert "Microsoft 365 is not set up on this Synchronizer" in messages_of(response)[0]
+
+    def test_microsoft_unreachable_is_said_in_words(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        microsoft_settings: None,
+        settings: SettingsWrapper,
+    ) -> None:
+        settings.MICROSOFT_LOGIN_URL = "https://127.0.0.1:9"
+
+        response = login(alice).post(connect_url(acme_365), HTTP_HOST=HOST, follow=True)
+
+        assert response.status_code == 200
+        assert "could not be reached" in messages_of(response)[0]
+
+    def test_a_carddav_profile_has_no_organisation(
+        self, login: Login, alice: User, acme_profile: SyncProfile
+    ) -> None:
+        response = login(alice).post(connect_url(acme_profile), follow=True)
+
+        assert "not to Microsoft 365" in messages_of(response)[0]
+        assert not MicrosoftConnection.objects.filter(profile=acme_profile).exists()
+
+    def test_it_only_takes_post(self, login: Login, alice: User, acme_365: SyncProfile) -> None:
+        assert login(alice).get(connect_url(acme_365)).status_code == 405
+
+    def test_member_gets_403(self, login: Login, bob: User, acme_365: SyncProfile) -> None:
+        assert login(bob).post(connect_url(acme_365)).status_code == 403
+
+    def test_other_tenant_gets_404(
+        self, login: Login, charlie: User, acme_365: SyncProfile
+    ) -> None:
+        assert login(charlie).post(connect_url(acme_365)).status_code == 404
+
+    def test_a_callback_for_another_tenants_profile_gets_404(
+        self, login: Login, charlie: User, acme_365: SyncProfile
+    ) -> None:
+        client = login(charlie)
+        session = client.session
+        session[CONSENT_SESSION_KEY] = {"profile": str(acme_365.code), "state": "s"}
+        session.save()
+
+        response = client.get(
+            f"/manage/microsoft/consent/?admin_consent=True&tenant={DIRECTORY}&state=s"
+        )
+
+        assert response.status_code == 404
+        assert not MicrosoftConnection.objects.get(profile=acme_365).directory_id
+
+    def test_it_requires_login(self, client: Client, acme_365: SyncProfile) -> None:
+        assert client.post(connect_url(acme_365)).status_code == 302
+        assert client.get("/manage/microsoft/consent/").status_code == 302
+
+
+class TestFolderAndAccess:
+    def test_the_folder_is_renamed(self, login: Login, alice: User, acme_365: SyncProfile) -> None:
+        response = login(alice).post(
+            f"/manage/profiles/{acme_365.code}/microsoft/folder/",
+            {"folder_name": "  CRM   contacts "},
+            follow=True,
+        )
+
+        assert MicrosoftConnection.objects.get(profile=acme_365).folder_name == "CRM contacts"
+        assert messages_of(response) == ["Contacts go into the folder “CRM contacts”."]
+
+    @pytest.mark.parametrize("name", ["", "   ", "a/b", "x" * 101])
+    def test_a_bad_name_changes_nothing(
+        self, login: Login, alice: User, acme_365: SyncProfile, name: str
+    ) -> None:
+        response = login(alice).post(
+            f"/manage/profiles/{acme_365.code}/microsoft/folder/",
+            {"folder_name": name},
+            follow=True,
+        )
+
+        assert MicrosoftConnection.objects.get(profile=acme_365).folder_name == "SuperOffice"
+        assert response.status_code == 200
+        assert messages_of(response)
+
+    def test_a_folder_in_use_keeps_its_name(
+        self, login: Login, alice: User, acme_365: SyncProfile, bob_link: LinkedUser
+    ) -> None:
+        bob_link.profile = acme_365
+        bob_link.save()
+        TargetAccount.objects.create(linked_user=bob_link, remote_user_id="u", folder_id="f")
+
+        response = login(alice).post(
+            f"/manage/profiles/{acme_365.code}/microsoft/folder/",
+            {"folder_name": "Other"},
+            follow=True,
+        )
+
+        assert MicrosoftConnection.objects.get(profile=acme_365).folder_name == "SuperOffice"
+        assert "1 mailboxes have it already" in messages_of(response)[0]
+
+    def test_the_access_mode_switches(
+        self, login: Login, alice: User, acme_365: SyncProfile
+    ) -> None:
+        url = f"/manage/profiles/{acme_365.code}/microsoft/access/"
+
+        response = login(alice).post(url, {"access": "delegated"}, follow=True)
+
+        connection = MicrosoftConnection.objects.get(profile=acme_365)
+        assert connection.access == MicrosoftAccess.DELEGATED
+        assert messages_of(response) == ["Each user now connects their own mailbox on their page."]
+        assert b"Each linked user connects their own mailbox" in response.content
+
+        login(alice).post(url, {"access": "nonsense"})
+        assert MicrosoftConnection.objects.get(profile=acme_365).access == "delegated"
+
+    @pytest.mark.parametrize("action", ["folder", "access"])
+    def test_member_gets_403(
+        self, login: Login, bob: User, acme_365: SyncProfile, action: str
+    ) -> None:
+        url = f"/manage/profiles/{acme_365.code}/microsoft/{action}/"
+        response = login(bob).post(url, {"folder_name": "B", "access": "delegated"})
+
+        assert response.status_code == 403
+        connection = MicrosoftConnection.objects.get(profile=acme_365)
+        assert (connection.folder_name, connection.access) == ("SuperOffice", "application")
+
+    @pytest.mark.parametrize("action", ["folder", "access"])
+    def test_other_tenant_gets_404(
+        self, login: Login, charlie: User, acme_365: SyncProfile, action: str
+    ) -> None:
+        url = f"/manage/profiles/{acme_365.code}/microsoft/{action}/"
+        response = login(charlie).post(url, {"folder_name": "C", "access": "delegated"})
+
+        assert response.status_code == 404
+        connection = MicrosoftConnection.objects.get(profile=acme_365)
+        assert (connection.folder_name, connection.access) == ("SuperOffice", "application")
