@@ -1,0 +1,507 @@
+"""The identity platform (v2.0): discovery, keys, admin consent, authorize and token.
+
+Browser pages (authorize, admin consent) list the directory's people with one button each,
+so a demo or a Playwright test signs in with one click. Errors of the token endpoint are
+JSON with ``error``, ``error_description`` (starting with an AADSTS code) and ``error_codes``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, Response, g, jsonify, redirect, render_template, request
+
+from sandbox.microsoft import directory, tokens
+from sandbox.microsoft.config import APP_PERMISSIONS, GRAPH_APP_ID, GRAPH_AUDIENCE
+from sandbox.microsoft.runtime import MicrosoftRuntime, current_runtime
+
+CODE_LIFETIME = 600
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+APP_SCOPES = (f"{GRAPH_AUDIENCE}/.default", f"{GRAPH_APP_ID}/.default")
+AUTHORIZE_PARAMS = (
+    "client_id", "response_type", "redirect_uri", "scope", "state", "response_mode",
+    "code_challenge", "code_challenge_method", "nonce", "login_hint", "prompt", "client_info",
+)  # fmt: skip
+CONSENT_PARAMS = ("client_id", "scope", "redirect_uri", "state")
+
+blueprint = Blueprint("identity", __name__)
+
+
+class IdentityError(Exception):
+    def __init__(self, *, error: str, code: int, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.code, self.description, self.status = error, code, description, status
+
+
+@blueprint.errorhandler(IdentityError)
+def identity_error(error: IdentityError) -> tuple[Response, int]:
+    now = datetime.now(UTC)
+    trace = str(uuid.uuid4())
+    return jsonify(
+        {
+            "error": error.error,
+            "error_description": f"AADSTS{error.code}: {error.description}\r\n"
+            f"Trace ID: {trace}\r\nTimestamp: {now:%Y-%m-%d %H:%M:%SZ}",
+            "error_codes": [error.code],
+            "timestamp": f"{now:%Y-%m-%d %H:%M:%SZ}",
+            "trace_id": trace,
+            "correlation_id": str(uuid.uuid4()),
+        }
+    ), error.status
+
+
+@blueprint.before_request
+def injected_faults() -> Response | None:
+    runtime = current_runtime()
+    target = request.full_path.rstrip("?")
+    latency = runtime.faults.take(kind="latency", method=request.method, target=target)
+    if latency is not None:
+        time.sleep(latency.latency_ms / 1000)
+    g.lose_response = runtime.faults.take(
+        kind="lose_response", method=request.method, target=target
+    )
+    rule = runtime.faults.take(kind="status", method=request.method, target=target)
+    if rule is None:
+        return None
+    response = jsonify({"error": "temporarily_unavailable", "error_description": "Injected fault"})
+    response.status_code = rule.status
+    if rule.retry_after is not None:
+        response.headers["Retry-After"] = str(rule.retry_after)
+    return response
+
+
+@blueprint.after_request
+def lose_response(response: Response) -> Response:
+    if getattr(g, "lose_response", None) is None:
+        return response
+    lost = jsonify({"error": "gateway_timeout", "error_description": "The answer was lost"})
+    lost.status_code = 504
+    return lost
+
+
+def hostname() -> str:
+    return request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else "127.0.0.1"
+
+
+def known_tenant(*, tenant: str) -> bool:
+    runtime = current_runtime()
+    if tenant.lower() in directory.MULTI_TENANT_NAMES:
+        return True
+    return directory.find_directory(database=runtime.database, tenant=tenant) is not None
+
+
+def require_tenant(*, tenant: str) -> None:
+    if not known_tenant(tenant=tenant):
+        raise IdentityError(
+            error="invalid_tenant", code=90002,
+            description=f"Tenant '{tenant}' not found. Check the tenant id or domain name.",
+        )  # fmt: skip
+
+
+@blueprint.get("/<tenant>/v2.0/.well-known/openid-configuration")
+def openid_configuration(tenant: str) -> Response:
+    require_tenant(tenant=tenant)
+    runtime = current_runtime()
+    found = directory.find_directory(database=runtime.database, tenant=tenant)
+    tenant_id = found["id"] if found is not None else "{tenantid}"
+    http, https = runtime.addresses.http(host=hostname()), runtime.addresses.https(host=hostname())
+    return jsonify(
+        {
+            "issuer": tokens.issuer(runtime=runtime, tenant_id=tenant_id),
+            "authorization_endpoint": f"{http}/{tenant}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{https}/{tenant}/oauth2/v2.0/token",
+            "jwks_uri": f"{https}/{tenant}/discovery/v2.0/keys",
+            "end_session_endpoint": f"{http}/{tenant}/oauth2/v2.0/logout",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "code_challenge_methods_supported": ["S256", "plain"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "nonce",
+                "name",
+                "tid",
+                "oid",
+                "preferred_username",
+                "email",
+            ],
+            "tenant_region_scope": "EU",
+        }
+    )
+
+
+@blueprint.get("/<tenant>/discovery/v2.0/keys")
+def keys(tenant: str) -> Response:
+    require_tenant(tenant=tenant)
+    key = current_runtime().signing_key
+    return jsonify(tokens.jwks(public_key=key.public_key, kid=key.kid))
+
+
+# --- browser pages ----------------------------------------------------------------------
+
+
+def redirect_uri_allowed(*, uri: str) -> bool:
+    """Any http(s) address on the loopback interface counts as registered."""
+    parts = urlsplit(uri)
+    return parts.scheme in {"http", "https"} and parts.hostname in LOOPBACK_HOSTS
+
+
+def page_problem(*, tenant: str, params: dict[str, str]) -> str | None:
+    runtime = current_runtime()
+    if not known_tenant(tenant=tenant):
+        return f"AADSTS90002: Tenant '{tenant}' not found."
+    if params.get("client_id") != runtime.config.client_id:
+        return (
+            f"AADSTS700016: Application with identifier '{params.get('client_id')}' was not"
+            f" found in the directory '{tenant}'."
+        )
+    if not redirect_uri_allowed(uri=params.get("redirect_uri", "")):
+        return (
+            f"AADSTS50011: The redirect URI '{params.get('redirect_uri')}' does not match the"
+            " redirect URIs configured for the application."
+        )
+    return None
+
+
+def back_to_client(*, params: dict[str, str], values: dict[str, str]) -> Any:
+    """Send the browser back to the app: a query-string redirect, or an auto-posted form."""
+    if params.get("state"):
+        values = {**values, "state": params["state"]}
+    uri = params["redirect_uri"]
+    if params.get("response_mode") == "form_post":
+        return render_template("form_post.html", action=uri, values=values)
+    separator = "&" if "?" in uri else "?"
+    return redirect(f"{uri}{separator}{urlencode(values)}", code=302)
+
+
+def source_params(*, names: tuple[str, ...]) -> dict[str, str]:
+    source = request.form if request.method == "POST" else request.args
+    return {name: source.get(name, "") for name in names if source.get(name)}
+
+
+@blueprint.route("/<tenant>/v2.0/adminconsent", methods=["GET", "POST"])
+@blueprint.route("/<tenant>/adminconsent", methods=["GET", "POST"])
+def admin_consent(tenant: str) -> Any:
+    runtime = current_runtime()
+    params = source_params(names=CONSENT_PARAMS)
+    problem = page_problem(tenant=tenant, params=params)
+    if problem:
+        return render_template("error.html", message=problem), 400
+    admins = directory.users_of(database=runtime.database, tenant=tenant, admins_only=True)
+    if request.method == "POST":
+        if "cancel" in request.form:
+            return back_to_client(
+                params=params,
+                values={"admin_consent": "True", "error": "access_denied",
+                        "error_description": "AADSTS65004: The administrator declined to"
+                        " consent to the app."},
+            )  # fmt: skip
+        chosen = next((row for row in admins if row["id"] == request.form.get("user")), None)
+        if chosen is None:
+            return render_template("error.html", message="Pick an administrator"), 400
+        directory.set_consent(
+            database=runtime.database, directory_id=chosen["directory_id"],
+            client_id=runtime.config.client_id, granted=True,
+        )  # fmt: skip
+        return back_to_client(
+            params=params,
+            values={"admin_consent": "True", "tenant": chosen["directory_id"],
+                    "scope": params.get("scope", "")},
+        )  # fmt: skip
+    directories = {
+        row["id"]: row["name"] for row in runtime.database.query("SELECT * FROM directory")
+    }
+    return render_template(
+        "pick.html",
+        title="Permissions requested",
+        intro="The app asks for these permissions in your organization:",
+        permissions=list(APP_PERMISSIONS),
+        people=[(row, directories.get(row["directory_id"], "")) for row in admins],
+        verb="Accept as",
+        params=params,
+        empty="No administrator of this directory can consent.",
+    )
+
+
+@blueprint.route("/<tenant>/oauth2/v2.0/authorize", methods=["GET", "POST"])
+def authorize(tenant: str) -> Any:
+    runtime = current_runtime()
+    params = source_params(names=AUTHORIZE_PARAMS)
+    problem = page_problem(tenant=tenant, params=params)
+    if problem:
+        return render_template("error.html", message=problem), 400
+    if params.get("response_type") != "code":
+        return back_to_client(
+            params=params,
+            values={"error": "unsupported_response_type",
+                    "error_description": "AADSTS700054: Only response_type=code is supported."},
+        )  # fmt: skip
+    if params.get("code_challenge_method", "S256") not in {"S256", "plain"}:
+        return back_to_client(
+            params=params,
+            values={"error": "invalid_request",
+                    "error_description": "AADSTS501491: Invalid code_challenge_method."},
+        )  # fmt: skip
+    people = directory.users_of(database=runtime.database, tenant=tenant)
+    hint = params.get("login_hint", "").lower()
+    if hint and any(row["mail"].lower() == hint for row in people):
+        people = [row for row in people if row["mail"].lower() == hint]
+    if request.method == "POST":
+        if "cancel" in request.form:
+            return back_to_client(
+                params=params,
+                values={"error": "access_denied",
+                        "error_description": "AADSTS65004: The user declined to consent."},
+            )  # fmt: skip
+        chosen = next((row for row in people if row["id"] == request.form.get("user")), None)
+        if chosen is None:
+            return render_template("error.html", message="Pick an account"), 400
+        return issue_code(runtime=runtime, params=params, user_id=chosen["id"])
+    directories = {
+        row["id"]: row["name"] for row in runtime.database.query("SELECT * FROM directory")
+    }
+    return render_template(
+        "pick.html",
+        title="Pick an account",
+        intro="Signing in also grants the app what it asks for:",
+        permissions=params.get("scope", "").split(),
+        people=[(row, directories.get(row["directory_id"], "")) for row in people],
+        verb="Sign in as",
+        params=params,
+        empty="This directory has no users.",
+    )
+
+
+def issue_code(*, runtime: MicrosoftRuntime, params: dict[str, str], user_id: str) -> Any:
+    """Consent is implied by the sign-in: record the delegated grant, then hand out a code."""
+    scope = params.get("scope", "")
+    directory.grant_user(
+        database=runtime.database, user_id=user_id, client_id=params["client_id"], scope=scope
+    )
+    code = "1.A" + secrets.token_urlsafe(48)
+    runtime.database.execute(
+        "INSERT INTO auth_code (code, client_id, redirect_uri, user_id, scope, nonce, challenge,"
+        " challenge_method, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            code, params["client_id"], params["redirect_uri"], user_id, scope,
+            params.get("nonce"), params.get("code_challenge"),
+            params.get("code_challenge_method") or "plain", time.time() + CODE_LIFETIME,
+        ),
+    )  # fmt: skip
+    return back_to_client(params=params, values={"code": code})
+
+
+# --- token endpoint ---------------------------------------------------------------------
+
+
+def authenticate_client(*, params: dict[str, str], tenant: str) -> str:
+    runtime = current_runtime()
+    client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
+    header = request.authorization
+    if header is not None and header.type == "basic":
+        client_id, secret = header.username or "", header.password or ""
+    if client_id != runtime.config.client_id:
+        raise IdentityError(
+            error="unauthorized_client", code=700016,
+            description=f"Application with identifier '{client_id}' was not found in the"
+            f" directory '{tenant}'.",
+        )  # fmt: skip
+    if not secrets.compare_digest(secret, runtime.config.client_secret):
+        raise IdentityError(
+            error="invalid_client", code=7000215, status=401,
+            description="Invalid client secret provided. Ensure the secret being sent in the"
+            f" request is the client secret value for app '{client_id}'.",
+        )  # fmt: skip
+    return client_id
+
+
+@blueprint.post("/<tenant>/oauth2/v2.0/token")
+def token(tenant: str) -> Response:
+    require_tenant(tenant=tenant)
+    params = {key: value for key, value in request.form.items()}
+    client_id = authenticate_client(params=params, tenant=tenant)
+    grant_type = params.get("grant_type", "")
+    if grant_type == "client_credentials":
+        answer = client_credentials(tenant=tenant, client_id=client_id, params=params)
+    elif grant_type == "authorization_code":
+        answer = authorization_code(client_id=client_id, params=params)
+    elif grant_type == "refresh_token":
+        answer = refresh_token(client_id=client_id, params=params)
+    else:
+        raise IdentityError(
+            error="unsupported_grant_type", code=70003,
+            description=f"The app requested an unsupported grant type '{grant_type}'.",
+        )  # fmt: skip
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def client_credentials(*, tenant: str, client_id: str, params: dict[str, str]) -> dict[str, Any]:
+    runtime = current_runtime()
+    if params.get("scope", "").strip() not in APP_SCOPES:
+        raise IdentityError(
+            error="invalid_scope", code=1002012,
+            description=f"The provided value for scope {params.get('scope', '')} is not valid."
+            f" Client credential flows must use the scope {GRAPH_AUDIENCE}/.default.",
+        )  # fmt: skip
+    found = directory.find_directory(database=runtime.database, tenant=tenant)
+    if found is None:
+        raise IdentityError(
+            error="invalid_request", code=90009,
+            description="The client credentials grant needs a tenant-specific endpoint,"
+            " not 'common' or 'organizations'.",
+        )  # fmt: skip
+    state = directory.consent_state(
+        database=runtime.database, directory_id=found["id"], client_id=client_id
+    )
+    if state != "granted":
+        raise IdentityError(
+            error="invalid_client", code=7000229,
+            description=f"The client application {client_id} is missing service principal in"
+            f" the tenant {found['id']}: no administrator of the directory has consented.",
+        )  # fmt: skip
+    return {
+        "token_type": "Bearer",
+        "expires_in": runtime.token_lifetime,
+        "ext_expires_in": runtime.token_lifetime,
+        "access_token": tokens.app_token(
+            runtime=runtime, client_id=client_id, tenant_id=found["id"]
+        ),
+    }
+
+
+def pkce_matches(*, verifier: str, challenge: str, method: str) -> bool:
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode()).digest()
+        computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return secrets.compare_digest(computed, challenge)
+    return secrets.compare_digest(verifier, challenge)
+
+
+def authorization_code(*, client_id: str, params: dict[str, str]) -> dict[str, Any]:
+    runtime = current_runtime()
+    code = params.get("code", "")
+    with runtime.database.transaction() as connection:
+        row = connection.execute("SELECT * FROM auth_code WHERE code = ?", (code,)).fetchone()
+        if row is not None:
+            connection.execute("UPDATE auth_code SET used = 1 WHERE code = ?", (code,))
+    if row is None or row["client_id"] != client_id:
+        raise IdentityError(
+            error="invalid_grant", code=9002313, description="The authorization code is invalid."
+        )
+    if row["used"]:
+        raise IdentityError(
+            error="invalid_grant", code=54005, description="The OAuth2 authorization code was"
+            " already redeemed; acquire a new one.",
+        )  # fmt: skip
+    if row["expires_at"] < time.time():
+        raise IdentityError(
+            error="invalid_grant", code=70008, description="The provided authorization code"
+            " has expired.",
+        )  # fmt: skip
+    if params.get("redirect_uri", "") != row["redirect_uri"]:
+        raise IdentityError(
+            error="invalid_grant", code=50148, description="The redirect_uri does not match the"
+            " one the authorization code was requested with.",
+        )  # fmt: skip
+    if row["challenge"] and not pkce_matches(
+        verifier=params.get("code_verifier", ""), challenge=row["challenge"],
+        method=row["challenge_method"],
+    ):  # fmt: skip
+        raise IdentityError(
+            error="invalid_grant", code=501481,
+            description="The code_verifier does not match the code_challenge supplied in the"
+            " authorization request.",
+        )  # fmt: skip
+    return delegated_answer(
+        runtime=runtime, client_id=client_id, user_id=row["user_id"], scope=row["scope"],
+        nonce=row["nonce"],
+    )  # fmt: skip
+
+
+def refresh_token(*, client_id: str, params: dict[str, str]) -> dict[str, Any]:
+    runtime = current_runtime()
+    redeemed = tokens.redeem_refresh_token(
+        database=runtime.database, token=params.get("refresh_token", ""), client_id=client_id
+    )
+    if redeemed == "redeemed":
+        raise IdentityError(
+            error="invalid_grant", code=70008,
+            description="The refresh token was already redeemed: refresh tokens rotate, and"
+            " only the newest one works. Sign in again.",
+        )  # fmt: skip
+    if redeemed == "revoked":
+        raise IdentityError(
+            error="invalid_grant", code=50173,
+            description="The provided grant has expired due to it being revoked; sign in again.",
+        )  # fmt: skip
+    if isinstance(redeemed, str):
+        raise IdentityError(
+            error="invalid_grant", code=9002313, description="The refresh token is malformed"
+            " or unknown.",
+        )  # fmt: skip
+    grant = directory.grant_row(
+        database=runtime.database, user_id=redeemed["user_id"], client_id=client_id
+    )
+    if grant is None or grant["revoked_at"] is not None:
+        raise IdentityError(
+            error="invalid_grant", code=50173,
+            description="The provided grant has expired due to it being revoked; sign in again.",
+        )  # fmt: skip
+    return delegated_answer(
+        runtime=runtime, client_id=client_id, user_id=redeemed["user_id"],
+        scope=params.get("scope") or redeemed["scope"], nonce=None,
+    )  # fmt: skip
+
+
+def delegated_answer(
+    *, runtime: MicrosoftRuntime, client_id: str, user_id: str, scope: str, nonce: str | None
+) -> dict[str, Any]:
+    user = directory.find_user(database=runtime.database, key=user_id)
+    if user is None:
+        raise IdentityError(
+            error="invalid_grant", code=50034, description="The user account does not exist."
+        )
+    requested = scope.split()
+    granted = tokens.graph_scopes(scopes=requested)
+    answer: dict[str, Any] = {
+        "token_type": "Bearer",
+        "scope": " ".join(
+            granted
+            + [
+                name
+                for name in ("openid", "profile", "email", "offline_access")
+                if name in requested
+            ]
+        ),
+        "expires_in": runtime.token_lifetime,
+        "ext_expires_in": runtime.token_lifetime,
+        "access_token": tokens.delegated_token(
+            runtime=runtime, client_id=client_id, user=user, scopes=requested
+        ),
+        "client_info": tokens.client_info(user=user),
+    }
+    if "offline_access" in requested:
+        answer["refresh_token"] = tokens.new_refresh_token(
+            database=runtime.database, user_id=user_id, client_id=client_id, scope=scope
+        )
+    if "openid" in requested:
+        answer["id_token"] = tokens.id_token(
+            runtime=runtime, client_id=client_id, user=user, nonce=nonce
+        )
+    return answer
