@@ -252,6 +252,9 @@ class BatchRunner:
     ) -> None:
         self.client = client
         self.concurrency = max(1, concurrency)
+        # A batch must fit the mailbox's window whole (only a tiny budget is smaller).
+        budget = client.budget.budget if client.budget is not None else BATCH_LIMIT
+        self.batch_limit = max(1, min(BATCH_LIMIT, budget))
         # Called on the calling thread after each round (to save a rotated refresh token).
         self.after_round = after_round
         self.clock = clock
@@ -267,7 +270,8 @@ class BatchRunner:
                 if not ready:
                     self.client.sleep(min(job.not_before for job in waiting) - now)
                     continue
-                chunks = [ready[i : i + BATCH_LIMIT] for i in range(0, len(ready), BATCH_LIMIT)]
+                size = self.batch_limit
+                chunks = [ready[i : i + size] for i in range(0, len(ready), size)]
                 futures = [
                     pool.submit(self.client.batch, [job.request() for job in chunk], doing=doing)
                     for chunk in chunks

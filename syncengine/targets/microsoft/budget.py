@@ -31,6 +31,9 @@ KEY_NAME = "microsoft-mailbox"
 # A slot not given back within this long is taken for abandoned (the worker died): longer
 # than any request may take (timeouts are 30 s, retries happen outside the slot).
 LEASE_SECONDS = 90.0
+# Our window is this much longer than Microsoft's: a request is counted here a moment
+# before Microsoft counts it, and network jitter must not push two windows' requests into one.
+WINDOW_MARGIN_SECONDS = 0.25
 # How often a caller waiting for a slot looks again: slots are held for one request.
 SLOT_POLL_SECONDS = 0.02
 
@@ -102,7 +105,7 @@ class MailboxBudget:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.budget = max(1, budget)
-        self.window_ms = max(1, int(window_seconds * 1000))
+        self.window_ms = max(1, int((window_seconds + WINDOW_MARGIN_SECONDS) * 1000))
         self.concurrency = max(1, concurrency)
         self.lease_ms = max(1, int(lease_seconds * 1000))
         self.key_prefix = f"{key_prefix}:{KEY_NAME}:{client_id}"

@@ -42,7 +42,8 @@ def test_fields_emptied_in_the_crm_are_cleared(make_card: CardFactory) -> None:
     body = contact_json(card=card)
 
     for name in ("jobTitle", "department", "title", "mobilePhone", "birthday"):
-        assert name in body and body[name] is None
+        assert name in body
+        assert body[name] is None
     for name in ("emailAddresses", "businessPhones", "homePhones"):
         assert body[name] == []
 

@@ -77,7 +77,8 @@ def test_delegated_refresh_rotates_and_the_new_token_is_saved(
     first = delegated_account.secret
     assert identity.delegated_access_token(target_account=delegated_account)
     delegated_account.refresh_from_db()
-    assert delegated_account.secret and delegated_account.secret != first
+    assert delegated_account.secret
+    assert delegated_account.secret != first
     # The saved one works again (and rotates again).
     assert identity.delegated_access_token(target_account=delegated_account)
     delegated_account.refresh_from_db()
