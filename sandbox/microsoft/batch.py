@@ -8,6 +8,7 @@ request's ``Prefer`` header does not apply to sub-requests (each carries its own
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -113,6 +114,9 @@ def run(*, runtime: MicrosoftRuntime, outer: GraphRequest) -> tuple[GraphRespons
     responses: list[dict[str, Any]] = []
     lost = False
     try:
+        latency = runtime.faults.take(kind="latency", method="POST", target="/$batch")
+        if latency is not None:
+            time.sleep(latency.latency_ms / 1000)
         pending = list(items)
         while pending:
             ready = [i for i in pending if all(d in statuses for d in i.get("dependsOn", []))]

@@ -284,3 +284,36 @@ def test_revoked_grant_stops_refresh_and_access_tokens(
     me = Graph(base_url=microsoft_server.graph_url, token=tokens["access_token"]).get("/me")
     assert me.status_code == 401
     assert me.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_msal_authorization_code_flow_and_refresh(
+    microsoft_server: MicrosoftProcess, contoso: Directory
+) -> None:
+    app = msal_app(microsoft_server, tenant="organizations")
+    flow = app.initiate_auth_code_flow(
+        scopes=["https://graph.microsoft.com/Contacts.ReadWrite"],
+        redirect_uri=REDIRECT,
+        login_hint=contoso.other["mail"],
+    )
+    page = requests.get(flow["auth_uri"], timeout=10)
+    chosen = button_value(page.text, label="Sign in as Cy Carlsen")
+    location = requests.post(
+        flow["auth_uri"].split("?")[0],
+        data={**form_fields(page.text), "user": chosen},
+        allow_redirects=False,
+        timeout=10,
+    ).headers["Location"]
+    answer = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+    result = app.acquire_token_by_auth_code_flow(flow, answer)
+
+    assert "access_token" in result, result
+    assert result["id_token_claims"]["oid"] == contoso.other["id"]
+    renewed = app.acquire_token_by_refresh_token(
+        result["refresh_token"], scopes=["https://graph.microsoft.com/Contacts.ReadWrite"]
+    )
+    assert "access_token" in renewed, renewed
+    stale = app.acquire_token_by_refresh_token(
+        result["refresh_token"], scopes=["https://graph.microsoft.com/Contacts.ReadWrite"]
+    )
+    assert stale["error"] == "invalid_grant"
