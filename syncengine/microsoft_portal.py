@@ -67,13 +67,8 @@ MICROSOFT_ERRORS = (MicrosoftNotConfigured, TargetError, ConsentRefused, OSError
 
 
 def _ready(linked_user_ids: Iterable[int]) -> None:
-    ids = list(linked_user_ids)
-
-    def send() -> None:
-        for linked_user_id in ids:
-            link_readiness_changed.send(sender=LinkedUser, linked_user_id=linked_user_id)
-
-    transaction.on_commit(send)
+    for linked_user_id in list(linked_user_ids):
+        link_readiness_changed.send(sender=LinkedUser, linked_user_id=linked_user_id)
 
 
 def microsoft_connection_get(*, profile: SyncProfile) -> MicrosoftConnection:
@@ -299,6 +294,7 @@ def _link_to_mailbox(
     )
     account.full_clean()
     account.save()
+    _ready([linked_user.pk])
     return linked_user
 
 
@@ -310,6 +306,10 @@ def mailbox_link(
     associate = next((a for a in associates if a.associate_id == associate_id), None)
     if associate is None or not associate.can_be_linked:
         raise MicrosoftRefused("Choose an active SuperOffice user to link.")
+    if associate.associate_id in _linked_associates(profile):
+        raise MicrosoftRefused(
+            f"{associate.full_name or associate.email} is linked already; nobody was linked."
+        )
     connection = microsoft_connection_get(profile=profile)
     if connection.access == MicrosoftAccess.DELEGATED:
         return _link_by_email(profile, associate)
