@@ -65,7 +65,6 @@ def graph_endpoint(rest: str) -> Response:
     except GraphError as error:
         return as_flask(response=graph.error_response(error=error))
     target = request.full_path.removeprefix("/v1.0").rstrip("?")
-    lose = runtime.faults.take(kind="lose_response", method=request.method, target=target)
     lost_inside = False
     if rest == "$batch" and request.method == "POST":
         rule = runtime.faults.take(kind="status", method="POST", target=target)
@@ -82,6 +81,9 @@ def graph_endpoint(rest: str) -> Response:
             response = graph.error_response(error=error)
     else:
         response = graph.execute(runtime=runtime, request=graph_request)
+    lose = None
+    if not response.injected:
+        lose = runtime.faults.take(kind="lose_response", method=request.method, target=target)
     if lose is not None or lost_inside:
         lost = GraphError(
             status=504, code="GatewayTimeout", message="The answer was lost on the way."

@@ -152,8 +152,10 @@ def run_one(
         return graph.error_response(error=error), False
     target = prepared.path + ("?" + "&".join(f"{k}={v}" for k, v in prepared.query.items())
                               if prepared.query else "")  # fmt: skip
-    lose = runtime.faults.take(kind="lose_response", method=prepared.method, target=target)
     response = graph.execute(runtime=runtime, request=prepared, held=held, refused=refused)
+    if response.injected:
+        return response, False
+    lose = runtime.faults.take(kind="lose_response", method=prepared.method, target=target)
     return response, lose is not None
 
 

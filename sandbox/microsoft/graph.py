@@ -40,6 +40,7 @@ class GraphResponse:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    injected: bool = False  # answered by a status fault rule, not by running the request
 
 
 @dataclass(frozen=True)
@@ -181,13 +182,15 @@ def execute(
     rule = runtime.faults.take(kind="status", method=request.method, target=target)
     if rule is not None:
         headers = {} if rule.retry_after is None else {"Retry-After": str(rule.retry_after)}
-        return finish(
+        injected = finish(
             runtime=runtime,
             error=GraphError(
                 status=rule.status, code=rule.code or default_code(status=rule.status),
                 message="Injected fault.", headers=headers,
             ),
         )  # fmt: skip
+        injected.injected = True
+        return injected
     key: tuple[str, str] | None = None
     try:
         caller = authenticate(runtime=runtime, request=request)

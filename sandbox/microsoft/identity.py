@@ -64,11 +64,11 @@ def injected_faults() -> Response | None:
     latency = runtime.faults.take(kind="latency", method=request.method, target=target)
     if latency is not None:
         time.sleep(latency.latency_ms / 1000)
-    g.lose_response = runtime.faults.take(
-        kind="lose_response", method=request.method, target=target
-    )
     rule = runtime.faults.take(kind="status", method=request.method, target=target)
     if rule is None:
+        g.lose_response = runtime.faults.take(
+            kind="lose_response", method=request.method, target=target
+        )
         return None
     response = jsonify({"error": "temporarily_unavailable", "error_description": "Injected fault"})
     response.status_code = rule.status
