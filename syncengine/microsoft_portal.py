@@ -103,13 +103,11 @@ def organisation_consent_start(*, profile: SyncProfile, redirect_uri: str) -> Co
     return ConsentStart(url=url, state=state)
 
 
-def _consent_error(query: Mapping[str, str]) -> str:
+def _consent_error(query: Mapping[str, str], *, who: str) -> str:
     error = query.get("error", "")
     description = " ".join(query.get("error_description", "").split())
-    if error == "access_denied" and not description:
-        description = "the administrator declined the permissions."
-    if "AADSTS65004" in description or error == "consent_required":
-        description = "the administrator declined the permissions on Microsoft's page."
+    if error == "access_denied" or "AADSTS65004" in description:
+        return f"{who} declined the permissions on Microsoft's page."
     return description or error
 
 
@@ -127,7 +125,8 @@ def organisation_consent_finish(
         )
     if query.get("error"):
         raise MicrosoftRefused(
-            f"Microsoft 365 was not connected: {_consent_error(query)} Nothing was changed."
+            f"Microsoft 365 was not connected: {_consent_error(query, who='the administrator')} "
+            "Nothing was changed."
         )
     directory_id = query.get("tenant", "")
     if query.get("admin_consent", "").lower() != "true" or not DIRECTORY_ID.match(directory_id):
@@ -446,7 +445,8 @@ def mailbox_connect_finish(
     connection = microsoft_connection_get(profile=linked_user.profile)
     if query.get("error"):
         raise MicrosoftRefused(
-            f"Your mailbox was not connected: {_consent_error(query)} Nothing was changed."
+            f"Your mailbox was not connected: {_consent_error(query, who='you')} "
+            "Nothing was changed."
         )
     try:
         grant: DelegatedGrant = authorization_flow_finish(flow=dict(flow), query=query)

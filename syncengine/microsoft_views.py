@@ -89,7 +89,7 @@ def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
     profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
     try:
         organisation_consent_finish(
-            profile=profile, user=user, query=request.GET, expected_state=pending["state"]
+            profile=profile, user=user, query=request.GET.dict(), expected_state=pending["state"]
         )
     except MicrosoftRefused as refused:
         messages.error(request, str(refused))
@@ -281,7 +281,7 @@ def mailbox_callback(request: HttpRequest) -> HttpResponse:
     linked_user = get_linked_user_for_user(user=_user(request), code=UUID(pending["link"]))
     try:
         account = mailbox_connect_finish(
-            linked_user=linked_user, flow=pending["flow"], query=request.GET
+            linked_user=linked_user, flow=pending["flow"], query=request.GET.dict()
         )
     except MicrosoftRefused as refused:
         messages.error(request, str(refused))
