@@ -3,7 +3,15 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from profiles.models import LinkedUser, SuperOfficeToken, SyncProfile, TargetAccount, Tenant, User
+from profiles.models import (
+    LinkedUser,
+    MicrosoftConnection,
+    SuperOfficeToken,
+    SyncProfile,
+    TargetAccount,
+    Tenant,
+    User,
+)
 
 
 @admin.register(Tenant)
@@ -36,6 +44,14 @@ class SyncProfileAdmin(admin.ModelAdmin[SyncProfile]):
     list_filter = ["target_kind", "tenant"]
     search_fields = ["name", "tenant__context_identifier"]
     readonly_fields = ["code", "created_at", "updated_at"]
+
+
+@admin.register(MicrosoftConnection)
+class MicrosoftConnectionAdmin(admin.ModelAdmin[MicrosoftConnection]):
+    list_display = ["profile", "access", "directory_id", "consented_at", "failed_at"]
+    list_filter = ["access"]
+    search_fields = ["profile__name", "directory_id"]
+    readonly_fields = ["profile", "consented_at", "consented_by", "updated_at"]
 
 
 @admin.register(LinkedUser)
