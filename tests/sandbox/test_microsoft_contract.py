@@ -17,8 +17,10 @@ the scalar properties may be null.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -570,6 +572,37 @@ def test_throttled_request_answers_as_documented(
     assert float(answer.headers[throttled["header"]]) > 0
     assert_error_body(answer.json())
     assert answer.json()["error"]["code"] == throttled["code"]
+
+
+def concurrent_statuses(mailbox: Mailbox, paths: list[str]) -> list[int]:
+    """Send every GET at once; their statuses, in order."""
+    barrier = threading.Barrier(len(paths))
+
+    def send(path: str) -> int:
+        barrier.wait(timeout=TIMEOUT)
+        return mailbox.call("GET", path).status_code
+
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        return list(pool.map(send, paths))
+
+
+def test_concurrent_requests_per_app_and_mailbox(
+    mailbox: Mailbox, microsoft: MicrosoftControl
+) -> None:
+    outlook = graph_facts()["throttling"]["outlook"]
+    throttled = graph_facts()["errors"]["by_meaning"]["throttled"]
+    assert outlook["scope"] == "app_id_and_mailbox"
+    microsoft.fault_add(path_contains="/contacts", method="GET", latency_ms=1500)
+    limit = outlook["concurrent_requests"]
+    own = documented("list", f"/users/{mailbox.user_id}/contacts")
+    other = documented("list", f"/users/{mailbox.admin_id}/contacts")
+
+    one_over = concurrent_statuses(mailbox, [own] * (limit + 1))
+    # The limit is per mailbox: another mailbox of the same app is not held up by it.
+    at_limit_and_elsewhere = concurrent_statuses(mailbox, [own] * limit + [other])
+
+    assert sorted(one_over) == [status_of("list")] * limit + [throttled["status"]]
+    assert at_limit_and_elsewhere == [status_of("list")] * (limit + 1)
 
 
 # --- identity platform ------------------------------------------------------------------
