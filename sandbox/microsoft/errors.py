@@ -33,3 +33,11 @@ def not_found(*, what: str = "The specified object was not found in the store.")
 
 def bad_request(*, message: str, code: str = "BadRequest") -> GraphError:
     return GraphError(status=400, code=code, message=message)
+
+
+class IdentityError(Exception):
+    """An identity-platform error: ``error``, an AADSTS ``code``, a description."""
+
+    def __init__(self, *, error: str, code: int, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.code, self.description, self.status = error, code, description, status
