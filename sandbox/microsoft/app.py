@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 
 from sandbox.microsoft import admin, batch, control, graph, identity
 from sandbox.microsoft.errors import GraphError, bad_request
-from sandbox.microsoft.graph import GraphRequest, GraphResponse
+from sandbox.microsoft.exchange import GraphRequest, GraphResponse
 from sandbox.microsoft.runtime import MicrosoftRuntime, current_runtime, install_runtime
 
 GRAPH_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.microsoft import graph
 from sandbox.microsoft.errors import GraphError, bad_request
-from sandbox.microsoft.graph import GraphRequest, GraphResponse
+from sandbox.microsoft.exchange import GraphRequest, GraphResponse
 from sandbox.microsoft.runtime import MicrosoftRuntime
 from sandbox.microsoft.throttling import Throttled
 

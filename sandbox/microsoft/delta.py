@@ -15,7 +15,7 @@ from typing import Any
 
 from sandbox.microsoft import contacts, mailbox, odata
 from sandbox.microsoft.errors import GraphError
-from sandbox.microsoft.graph import Context, GraphResponse
+from sandbox.microsoft.exchange import Context, GraphResponse
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000

@@ -11,47 +11,17 @@ import math
 import re
 import sqlite3
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import jwt
 
-from sandbox.microsoft import directory
+from sandbox.microsoft import directory, routes
 from sandbox.microsoft.errors import GraphError
+from sandbox.microsoft.exchange import Context, GraphRequest, GraphResponse
 from sandbox.microsoft.runtime import MicrosoftRuntime
 from sandbox.microsoft.throttling import Throttled
 from sandbox.microsoft.tokens import Caller, verify_access_token
 
 MAILBOX_PATH = re.compile(r"^/(?:(me)|users/([^/]+))(/.*)?$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class GraphRequest:
-    method: str
-    path: str  # below /v1.0, starting with "/"
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: Any
-    base_url: str  # "http://host:port/v1.0"
-
-
-@dataclass
-class GraphResponse:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    injected: bool = False  # answered by a status fault rule, not by running the request
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a handler needs: the store, the caller, and the mailbox the path names."""
-
-    runtime: MicrosoftRuntime
-    request: GraphRequest
-    caller: Caller
-    user: sqlite3.Row | None
-    rest: str  # the path after /me or /users/{id}; the whole path otherwise
 
 
 def error_response(*, error: GraphError) -> GraphResponse:
@@ -172,8 +142,6 @@ def execute(
 ) -> GraphResponse:  # fmt: skip
     """Run one request. ``held``: mailboxes whose in-flight slot a batch already holds;
     ``refused``: mailboxes the batch could not get a slot for (their sub-requests get 429)."""
-    from sandbox.microsoft import routes
-
     runtime.counters.request(
         method=request.method, path=request.path, prefer=request.headers.get("prefer", "")
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from sandbox.microsoft import contacts, delta, directory, mailbox, odata
 from sandbox.microsoft.errors import GraphError, bad_request
-from sandbox.microsoft.graph import Context, GraphResponse
+from sandbox.microsoft.exchange import Context, GraphResponse
 
 USERS_MAX_TOP = 999
 USERS_DEFAULT_TOP = 100
