@@ -19,8 +19,16 @@ difference:
   wherever they are: our own card (deterministic UID and href) is preferred over a copy
   that kept our mark, and the copy is reported, never touched.
 
-A card without our mark is never read, changed or deleted, except at our own
-deterministic place. Cost: one listing request (CardDAV: PROPFIND Depth 1, etags only);
+Targets that name their objects themselves (Microsoft Graph) have no deterministic place:
+there the marks of the contacts no row claims are read, and a row written ahead of a
+create whose answer never came finds its contact by them.
+
+Between full runs, a target with a change feed (Graph's delta) tells each regular run
+which contacts were edited or deleted in the mailbox (`mailbox_changes_heal`): ours are
+rewritten or re-created at once, instead of at the next housekeeping.
+
+A card without our mark is never changed or deleted, except at our own deterministic
+place. Cost: one listing request (CardDAV: PROPFIND Depth 1, etags only);
 cards are read only where the listing shows a difference.
 """
 
@@ -147,20 +155,27 @@ class _Comparison:
             for pid, m in self.existing.items()
             if m.target_ref in listed and not _same_version(listed[m.target_ref], m.etag)
         }
-        unknown = {
-            ref: pid
-            for ref in listed.keys() - mapped_refs.keys()
-            if (pid := self.person_at(ref)) is not None
-        }
+        unclaimed = listed.keys() - mapped_refs.keys()
+        unknown = {ref: pid for ref in unclaimed if (pid := self.person_at(ref)) is not None}
+        to_read = {self.existing[pid].target_ref for pid in moved} | unknown.keys()
         own: list[OwnContact] = []
-        if not self.existing and unknown:
+        if unclaimed and self.target.ref_for(self.uid(0)) is None:
+            # The target names its objects (Graph, Google): no ref tells whose contact it
+            # is, so the marks of the contacts no row claims are read too (few: the folder
+            # is ours), and ours are taken back like cards found away from their place.
+            marks = self.target.marks(to_read | unclaimed)
+            own = [
+                mark
+                for ref in unclaimed
+                if (mark := marks.get(ref)) is not None and self.ours(mark, mark.person_id)
+            ]
+        elif not self.existing and unknown:
             # Nothing mapped, yet cards of ours are there: read every card with our mark
             # once, to find ours wherever they are (and copies of them).
             own = [o for o in self.target.list_own() if self.ours(o, o.person_id)]
             by_ref = {o.ref: o for o in own}
-            marks: dict[str, OwnContact | None] = {ref: by_ref.get(ref) for ref in unknown}
+            marks = {ref: by_ref.get(ref) for ref in unknown}
         else:
-            to_read = {self.existing[pid].target_ref for pid in moved} | unknown.keys()
             marks = self.target.marks(to_read) if to_read else {}
 
         for pid in sorted(self.existing):
@@ -244,8 +259,9 @@ class _Comparison:
             )
 
     def copies(self, own: list[OwnContact]) -> None:
-        """Cards with our mark away from our deterministic place (read only when nothing
-        was mapped): ours when the person has no other card, otherwise reported copies."""
+        """Cards with our mark away from our deterministic place (read when nothing was
+        mapped, or on targets that name their objects): ours when the person has no other
+        card, otherwise reported copies."""
         for mark in sorted(own, key=lambda o: (o.person_id, o.ref)):
             kept = self.added.get(mark.person_id) or self.existing.get(mark.person_id)
             if kept is not None and kept.target_ref == mark.ref:
@@ -253,6 +269,14 @@ class _Comparison:
             if kept is None:
                 self.added[mark.person_id] = self.row(mark.person_id, mark.ref, mark.etag)
                 self.healing.taken_back.add(mark.person_id)
+                continue
+            if kept.target_ref not in self.listed and mark.person_id in self.healing.missing:
+                # Its row lost its contact, or was written ahead of a create whose answer
+                # never came: this contact is the one.
+                self.healing.missing.discard(mark.person_id)
+                self.healing.taken_back.add(mark.person_id)
+                kept.target_ref, kept.etag, kept.content_hash = mark.ref, mark.etag, ""
+                self.changed[mark.person_id] = kept
                 continue
             _note(
                 self.healing,
@@ -329,5 +353,37 @@ def mappings_heal(
                 "taken_back": len(healing.taken_back),
                 "notes": len(healing.notes),
             },
+        )
+    return healing
+
+
+def mailbox_changes_heal(*, target: Target, existing: dict[int, PersonMapping]) -> Healing:
+    """Between full runs: contacts of ours the mailbox's change feed reports edited or
+    deleted are written again by this run (CRM wins; the update's stale etag makes the
+    target check our mark first). Our own writes come back from the feed with the version
+    we recorded, and are left alone."""
+    healing = Healing()
+    changes = target.changes()
+    if not changes:
+        return healing
+    by_ref = {m.target_ref: m for m in existing.values() if m.target_ref}
+    changed: list[PersonMapping] = []
+    for ref, version in changes.items():
+        mapping = by_ref.get(ref)
+        if mapping is None:
+            continue  # not ours, or not ours to know about
+        if version is None:
+            healing.missing.add(mapping.person_id)
+        elif not _same_version(version, mapping.etag):
+            healing.edited.add(mapping.person_id)
+        else:
+            continue
+        mapping.content_hash = ""
+        changed.append(mapping)
+    PersonMapping.objects.bulk_update(changed, ["content_hash"])
+    if changed:
+        logger.info(
+            "mailbox reported changes to our contacts",
+            extra={"missing": len(healing.missing), "edited": len(healing.edited)},
         )
     return healing

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ParamSpec
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from preferences.selectors import EffectivePreferences, effective_preferences_get
 from profiles.models import LinkedUser
-from syncengine.healing import Healing, mappings_heal
+from syncengine.healing import mailbox_changes_heal, mappings_heal
 from syncengine.held import held_decided_persons, held_deletions_record, held_persons_waiting
 from syncengine.models import HeldDeletion, PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange, RunPlan, plan_run
-from syncengine.reconciler import MassDeleteGuard, Reconciliation, SourceOutcome, reconcile
-from syncengine.rendering import ContactCard, render_person
+from syncengine.reconciler import MassDeleteGuard, SourceOutcome, reconcile
+from syncengine.rendering import render_person
 from syncengine.sources import (
     APPOINTMENTS_KEY,
     FAVOURITE_COMPANIES_KEY,
@@ -34,14 +31,11 @@ from syncengine.superoffice import reads, selections
 from syncengine.superoffice.client import SuperOfficeClient
 from syncengine.superoffice.errors import SignInNeeded, SuperOfficeError, TransientError
 from syncengine.superoffice.records import PersonRecord, SourceMembers, SyncWindow
-from syncengine.targets.base import ContactExists, ContactGone, Target, TargetError
+from syncengine.targets.base import Target
+from syncengine.writing import Writer, reconciliation_write
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
-
-# Writes between two saves of a run's progress (mapping rows are saved with each write).
-WRITE_BATCH_SIZE = 200
-MAPPING_WRITE_FIELDS = ["provenance", "target_ref", "etag", "content_hash", "updated_at"]
 
 
 def sync_window_for(*, linked_user: LinkedUser, now: datetime) -> SyncWindow:
@@ -64,9 +58,6 @@ ATTEMPT_FIELDS = (
     "held_deletions",
     "error_text",
 )
-# A mailbox that refuses this many writes in a row is treated as unreachable for this run,
-# instead of waiting out a timeout for every remaining contact.
-MAX_CONSECUTIVE_WRITE_FAILURES = 5
 
 # Runs that read every source the user has, so they compare the mapping with the mailbox.
 FULL_READ_KINDS = frozenset({RunKind.FIRST, RunKind.HOUSEKEEPING})
@@ -119,142 +110,6 @@ def read_source(
     return SourceMembers.of(
         selections.selection_members(client=client, selection_id=selection_id_of(key))
     )
-
-
-@dataclass
-class _Writer:
-    """Applies a reconciliation to the target, keeping the mapping table and the run's
-    counts and progress in step.
-
-    Each write's mapping row is saved as soon as the target confirms it: a worker killed
-    at any point leaves at most the one write in flight unrecorded, never a row for a
-    card already deleted (which later runs would take for present and never re-create).
-    The run's count of the write is saved in the same transaction, so counts stay true
-    across a kill and add up over the attempts of a resumed run. Progress is saved in
-    batches; it is only a display.
-    """
-
-    run: SyncRun
-    target: Target
-    existing: dict[int, PersonMapping]
-    # Called after every write with (done, total), e.g. for a progress bar.
-    on_progress: Callable[[int, int], None] | None = None
-    # Called before every write: raises when the run must stop (it lost its lock).
-    before_write: Callable[[], None] | None = None
-    done: int = 0
-    consecutive_failures: int = 0
-    # Provenance-only changes (no write to the target), saved together at the end.
-    pending_updates: list[PersonMapping] = field(default_factory=list)
-    done_since_flush: int = 0
-    counts: dict[str, int] = field(
-        default_factory=lambda: {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
-    )
-    failures: list[str] = field(default_factory=list)
-
-    def _record(self, outcome: str) -> None:
-        """Count one write on the run; called inside the write's mapping transaction."""
-        field_name = f"{outcome}_count"
-        SyncRun.objects.filter(pk=self.run.pk).update(**{field_name: F(field_name) + 1})
-        self.counts[outcome] += 1
-
-    def create(self, card: ContactCard, provenance: frozenset[str]) -> None:
-        outcome = "created"
-        try:
-            written = self.target.create(card=card)
-        except ContactExists as exists:
-            # Ours already (an attempt killed before recording it, a lost mapping): adopt
-            # it. Rewriting an existing card is an update, not a creation.
-            written = self.target.update(
-                ref=exists.existing.ref, etag=exists.existing.etag, card=card
-            )
-            outcome = "updated"
-        with transaction.atomic():
-            PersonMapping.objects.update_or_create(
-                linked_user_id=self.run.linked_user_id,
-                person_id=card.person_id,
-                defaults={
-                    "provenance": sorted(provenance),
-                    "target_uid": card.uid,
-                    "target_ref": written.ref,
-                    "etag": written.etag,
-                    "content_hash": card.content_hash,
-                },
-            )
-            self._record(outcome)
-
-    def update(self, card: ContactCard, provenance: frozenset[str]) -> None:
-        mapping = self.existing[card.person_id]
-        try:
-            written = self.target.update(ref=mapping.target_ref, etag=mapping.etag, card=card)
-        except ContactGone:
-            # Someone deleted our contact in the mailbox: the CRM still wants it there.
-            try:
-                written = self.target.create(card=card)
-            except ContactExists as exists:
-                written = self.target.update(
-                    ref=exists.existing.ref, etag=exists.existing.etag, card=card
-                )
-        mapping.provenance = sorted(provenance)
-        mapping.target_ref, mapping.etag = written.ref, written.etag
-        mapping.content_hash = card.content_hash
-        mapping.updated_at = timezone.now()
-        with transaction.atomic():
-            mapping.save(update_fields=MAPPING_WRITE_FIELDS)
-            self._record("updated")
-
-    def delete(self, person_id: int) -> None:
-        mapping = self.existing[person_id]
-        # Written ahead: if the worker dies between the two steps below, the row says "not
-        # known to be written" (no hash), so whichever run names the person next rewrites
-        # the card instead of taking it for present.
-        PersonMapping.objects.filter(pk=mapping.pk).update(content_hash="")
-        # Already gone from the mailbox: nothing left to delete.
-        with contextlib.suppress(ContactGone):
-            self.target.delete(ref=mapping.target_ref, etag=mapping.etag, uid=mapping.target_uid)
-        with transaction.atomic():
-            PersonMapping.objects.filter(pk=mapping.pk).delete()
-            self._record("deleted")
-
-    def apply(
-        self, label: str, operation: Callable[P, None], *args: P.args, **kwargs: P.kwargs
-    ) -> None:
-        """Run one write; a write the target refuses for now is counted, and the run goes on
-        (unless the mailbox refuses every write: then the run stops for now)."""
-        if self.before_write is not None:
-            self.before_write()
-        try:
-            operation(*args, **kwargs)
-        except TargetError as error:
-            if error.permanent:
-                raise
-            self.counts["failed"] += 1
-            self.failures.append(f"{label}: {error}")
-            logger.warning("target write failed: %s", error, extra={"operation": label})
-            self.consecutive_failures += 1
-            if self.consecutive_failures >= MAX_CONSECUTIVE_WRITE_FAILURES:
-                raise TargetError(
-                    f"the mailbox refused {self.consecutive_failures} writes in a row ({error}); "
-                    "nothing more was written in this run, and the next run tries again",
-                    permanent=True,
-                ) from error
-        else:
-            self.consecutive_failures = 0
-        self.done_since_flush += 1
-        self.done += 1
-        if self.on_progress is not None:
-            self.on_progress(self.done, self.run.progress_total)
-        if self.done_since_flush >= WRITE_BATCH_SIZE:
-            self.flush()
-
-    def flush(self) -> None:
-        with transaction.atomic():
-            PersonMapping.objects.bulk_update(self.pending_updates, MAPPING_WRITE_FIELDS)
-            SyncRun.objects.filter(pk=self.run.pk).update(
-                progress_done=F("progress_done") + self.done_since_flush,
-                heartbeat_at=timezone.now(),
-            )
-        self.pending_updates = []
-        self.done_since_flush = 0
 
 
 def _load_sources(
@@ -392,7 +247,6 @@ def sync_run_execute(
     }
     existing = {m.person_id: m for m in PersonMapping.objects.filter(linked_user=linked_user)}
     confirmed, keep = held_decided_persons(linked_user_id=linked_user.pk)
-    healing = Healing()
     # The mapping is a cache of what we wrote: first and housekeeping runs compare it with
     # the mailbox's own listing, and so does any run that finds no mapping at all (lost
     # state, or a regular run before any full one), before deciding what to write.
@@ -400,6 +254,8 @@ def sync_run_execute(
         healing = mappings_heal(
             run=run, target=target, existing=existing, cards=cards, provenance=plan.enabled
         )
+    else:
+        healing = mailbox_changes_heal(target=target, existing=existing)
     mapped = healing.mapped(existing)
     reconciliation = reconcile(
         mapped=mapped,
@@ -416,7 +272,7 @@ def sync_run_execute(
     healing.record(run=run, reconciliation=reconciliation)
     # Their sources before this run takes them away, for the decision to show.
     held = {pid: mapped[pid].provenance for pid in reconciliation.held_deletes}
-    error_text = _write(
+    error_text = reconciliation_write(
         run=run,
         target=target,
         existing=existing,
@@ -448,58 +304,6 @@ def sync_run_execute(
     return _finish(run, client=client, status=status, error_text=error_text)
 
 
-def _write(
-    *,
-    run: SyncRun,
-    target: Target,
-    existing: dict[int, PersonMapping],
-    reconciliation: Reconciliation,
-    on_progress: Callable[[int, int], None] | None,
-    before_write: Callable[[], None] | None,
-) -> str:
-    """Apply the reconciliation; returns error text when the target refused us for good."""
-    run.progress_total = reconciliation.writes
-    run.unchanged_count = reconciliation.unchanged
-    run.held_deletions = sorted(reconciliation.held_deletes)
-    run.save(update_fields=["progress_total", "unchanged_count", "held_deletions"])
-    writer = _Writer(
-        run=run,
-        target=target,
-        existing=existing,
-        on_progress=on_progress,
-        before_write=before_write,
-    )
-    error_text = ""
-    try:
-        for card, provenance in reconciliation.creates:
-            writer.apply(f"create person {card.person_id}", writer.create, card, provenance)
-        for card, provenance in reconciliation.updates:
-            writer.apply(f"update person {card.person_id}", writer.update, card, provenance)
-        for person_id in reconciliation.deletes:
-            writer.apply(f"delete person {person_id}", writer.delete, person_id)
-    except TargetError as error:
-        error_text = f"The address book refused our changes: {error}"
-    finally:
-        if reconciliation.forgets:
-            PersonMapping.objects.filter(
-                linked_user_id=run.linked_user_id, person_id__in=reconciliation.forgets
-            ).delete()
-        now = timezone.now()
-        for person_id, provenance in reconciliation.provenance_only.items():
-            mapping = existing[person_id]
-            mapping.provenance, mapping.updated_at = sorted(provenance), now
-            writer.pending_updates.append(mapping)
-        writer.flush()
-        # Created, updated and deleted were counted with each write (over every attempt);
-        # failures describe this attempt: writes still refused, which a resume retries.
-        run.refresh_from_db(fields=["created_count", "updated_count", "deleted_count"])
-        run.failed_count = writer.counts["failed"]
-        run.target_requests = writer.done
-        run.save(update_fields=["failed_count", "target_requests"])
-        run.warnings += [{"source": "target", "message": m} for m in writer.failures[:50]]
-    return error_text
-
-
 def held_deletion_apply(*, held: HeldDeletion, target: Target) -> int:
     """Delete what a user or admin confirmed, for persons still named by no source. The
     deletions count on the run that last held them."""
@@ -507,8 +311,7 @@ def held_deletion_apply(*, held: HeldDeletion, target: Target) -> int:
     # A run long pruned from the history: the writes are counted nowhere.
     run = held.last_run or SyncRun(linked_user_id=held.linked_user_id)
     SyncRun.objects.filter(pk=run.pk).update(progress_total=F("progress_total") + len(existing))
-    writer = _Writer(run=run, target=target, existing=existing)
-    for person_id in existing:
-        writer.apply(f"delete person {person_id}", writer.delete, person_id)
+    writer = Writer(run=run, target=target, existing=existing)
+    writer.delete_all(list(existing))
     writer.flush()
     return writer.counts["deleted"]

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.plugins.nordlys",
     "tests.plugins.worker",
     "tests.plugins.radicale",
+    "tests.plugins.microsoft",
 ]
 
 

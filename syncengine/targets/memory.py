@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from syncengine.rendering import ContactCard
@@ -14,6 +14,8 @@ from syncengine.targets.base import (
     OwnContact,
     Target,
     TargetError,
+    Write,
+    WriteOutcome,
     WrittenContact,
 )
 
@@ -36,21 +38,64 @@ class RecordingTarget(Target):
     contacts: dict[str, _Stored] = field(default_factory=dict)
     calls: list[tuple[str, int]] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
+    # Writes handed over at once, and the size of every group the engine handed over.
+    batch_size: int = 1
+    groups: list[int] = field(default_factory=list)
+    # Like Microsoft Graph: the target names its contacts (no deterministic place, so a
+    # retried create makes a second copy unless the engine looks the mark up first).
+    names_objects: bool = False
+    # Like Graph's delta: `changes()` reports what changed since it was last asked.
+    change_feed: bool = False
+    _changed: dict[str, str | None] = field(default_factory=dict)
     _versions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _etag(self) -> str:
         return f'"{next(self._versions)}"'
 
+    def _put(self, ref: str, stored: _Stored) -> _Stored:
+        self.contacts[ref] = stored
+        self._changed[ref] = stored.etag
+        return stored
+
+    def _remove(self, ref: str) -> None:
+        del self.contacts[ref]
+        self._changed[ref] = None
+
+    def write_many(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        self.groups.append(len(writes))
+        return super().write_many(writes)
+
     def create(self, *, card: ContactCard) -> WrittenContact:
-        ref = self.ref_for(card.uid)
+        ref = self.ref_for(card.uid) or f"/contacts/id-{next(self._ids)}"
         self.calls.append(("create", card.person_id))
         if ref in self.contacts:
             stored = self.contacts[ref]
             if not stored.marked:
                 raise TargetError(f"A contact that Synchronizer did not create is at {ref}.")
             raise ContactExists(WrittenContact(ref=ref, etag=stored.etag))
-        stored = self.contacts[ref] = _Stored(card=card, etag=self._etag())
+        stored = self._put(ref, _Stored(card=card, etag=self._etag()))
         return WrittenContact(ref=ref, etag=stored.etag)
+
+    def find(self, uid: str) -> WrittenContact | None:
+        if not self.names_objects:
+            return super().find(uid)
+        self.reads.append("find")
+        return next(
+            (
+                WrittenContact(ref=ref, etag=s.etag)
+                for ref, s in self.contacts.items()
+                if s.marked and s.card.uid == uid
+            ),
+            None,
+        )
+
+    def changes(self) -> dict[str, str | None] | None:
+        if not self.change_feed:
+            return None
+        self.reads.append("changes")
+        changed, self._changed = self._changed, {}
+        return changed
 
     def update(self, *, ref: str, etag: str, card: ContactCard) -> WrittenContact:
         self.calls.append(("update", card.person_id))
@@ -59,7 +104,7 @@ class RecordingTarget(Target):
             raise ContactGone(f"No contact at {ref}.")
         if etag != stored.etag and not stored.marked:
             raise TargetError(f"The contact at {ref} no longer carries Synchronizer's mark.")
-        stored = self.contacts[ref] = _Stored(card=card, etag=self._etag())
+        stored = self._put(ref, _Stored(card=card, etag=self._etag()))
         return WrittenContact(ref=ref, etag=stored.etag)
 
     def delete(self, *, ref: str, etag: str, uid: str) -> None:
@@ -69,7 +114,7 @@ class RecordingTarget(Target):
             raise ContactGone(f"No contact at {ref}.")
         if etag != stored.etag and not stored.marked:
             raise ContactGone(f"The contact at {ref} is no longer ours; it was left untouched.")
-        del self.contacts[ref]
+        self._remove(ref)
 
     def list_own(self) -> list[OwnContact]:
         self.reads.append("list_own")
@@ -95,11 +140,11 @@ class RecordingTarget(Target):
             if (s := self.contacts.get(ref)) is not None
         }
 
-    def ref_for(self, uid: str) -> str:
-        return f"/contacts/{uid}.vcf"
+    def ref_for(self, uid: str) -> str | None:
+        return None if self.names_objects else f"/contacts/{uid}.vcf"
 
     def uid_at(self, ref: str) -> str | None:
-        if ref.startswith("/contacts/") and ref.endswith(".vcf"):
+        if not self.names_objects and ref.startswith("/contacts/") and ref.endswith(".vcf"):
             return ref.removeprefix("/contacts/").removesuffix(".vcf")
         return None
 
@@ -109,14 +154,14 @@ class RecordingTarget(Target):
         """A user edits the card in the mailbox (and their client may drop our mark)."""
         stored = self.contacts[ref]
         edited = dataclasses.replace(stored.card, display_name=f"{stored.card.display_name}!")
-        self.contacts[ref] = _Stored(card=edited, etag=self._etag(), marked=keep_mark)
+        self._put(ref, _Stored(card=edited, etag=self._etag(), marked=keep_mark))
 
     def mailbox_remove(self, ref: str) -> None:
-        del self.contacts[ref]
+        self._remove(ref)
 
     def mailbox_put(self, ref: str, card: ContactCard, *, marked: bool = True) -> None:
         """A card the mailbox's user put at `ref`: a copy of ours, or their own."""
-        self.contacts[ref] = _Stored(card=card, etag=self._etag(), marked=marked)
+        self._put(ref, _Stored(card=card, etag=self._etag(), marked=marked))
 
     # -- for assertions ------------------------------------------------------------------------
 

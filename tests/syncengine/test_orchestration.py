@@ -508,9 +508,9 @@ def test_a_transient_failure_is_retried_by_the_task_then_recorded(
 def test_a_redelivered_run_that_had_written_starts_its_record_afresh(
     ready_link: LinkedUser, target: RecordingTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncengine import services
+    from syncengine import writing
 
-    monkeypatch.setattr(services, "WRITE_BATCH_SIZE", 5)
+    monkeypatch.setattr(writing, "PROGRESS_SAVE_EVERY", 5)
     run = SyncRun.objects.get(linked_user=ready_link)
     SyncRun.objects.filter(pk=run.pk).update(
         status=RunStatus.RUNNING, progress_done=3, progress_total=3, created_count=3

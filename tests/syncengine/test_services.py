@@ -23,7 +23,7 @@ from preferences.services import (
 )
 from profiles.models import LinkedUser, SuperOfficeToken
 from sandbox.testing import SandboxControl
-from syncengine import services
+from syncengine import writing
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange
 from syncengine.services import held_deletion_apply, sync_run_execute
@@ -236,7 +236,7 @@ def test_a_run_killed_during_deletes_leaves_no_mapping_for_a_deleted_card(
     customers = read(ingrid_link, "selection", selection_id=1)
     board = read(ingrid_link, "selection", selection_id=4)
     deletes_done = 0
-    delete, flush = target.delete, services._Writer.flush
+    delete, flush = target.delete, writing.Writer.flush
 
     def delete_then_die(**kwargs: Any) -> None:
         nonlocal deletes_done
@@ -245,18 +245,18 @@ def test_a_run_killed_during_deletes_leaves_no_mapping_for_a_deleted_card(
         if deletes_done == killed_after:
             raise WorkerKilled
 
-    def dead(writer: services._Writer) -> None:
+    def dead(writer: writing.Writer) -> None:
         # A killed process runs no `finally`: nothing after the kill reaches the database.
         if deletes_done >= killed_after:
             raise WorkerKilled
         flush(writer)
 
     monkeypatch.setattr(target, "delete", delete_then_die)
-    monkeypatch.setattr(services._Writer, "flush", dead)
+    monkeypatch.setattr(writing.Writer, "flush", dead)
     with pytest.raises(WorkerKilled):
         run_sync(RunKind.PREFERENCE_CHANGE, change=_set(ingrid_link, static_selections=[BOARD]))
     monkeypatch.setattr(target, "delete", delete)
-    monkeypatch.setattr(services._Writer, "flush", flush)
+    monkeypatch.setattr(writing.Writer, "flush", flush)
 
     # A row whose card is gone may only be the write in flight, marked as unconfirmed
     # (no content hash), so the next run that names the person writes the card again.
@@ -278,7 +278,7 @@ def test_a_resumed_run_counts_the_writes_of_every_attempt(
     _set(ingrid_link, static_selections=[KEY_CUSTOMERS])
     run = SyncRun.objects.create(linked_user=ingrid_link, kind=RunKind.FIRST, attempt=1)
     creates_done = 0
-    create, flush = target.create, services._Writer.flush
+    create, flush = target.create, writing.Writer.flush
 
     def create_then_die(**kwargs: Any) -> Any:
         nonlocal creates_done
@@ -288,20 +288,20 @@ def test_a_resumed_run_counts_the_writes_of_every_attempt(
             raise WorkerKilled
         return written
 
-    def dead(writer: services._Writer) -> None:
+    def dead(writer: writing.Writer) -> None:
         if creates_done >= 5:
             raise WorkerKilled
         flush(writer)
 
     monkeypatch.setattr(target, "create", create_then_die)
-    monkeypatch.setattr(services._Writer, "flush", dead)
+    monkeypatch.setattr(writing.Writer, "flush", dead)
     with (
         superoffice_client_for_linked_user(linked_user=ingrid_link) as client,
         pytest.raises(WorkerKilled),
     ):
         sync_run_execute(run=run, client=client, target=target)
     monkeypatch.setattr(target, "create", create)
-    monkeypatch.setattr(services._Writer, "flush", flush)
+    monkeypatch.setattr(writing.Writer, "flush", flush)
     assert SyncRun.objects.get(pk=run.pk).created_count == 4  # the fifth was in flight
 
     SyncRun.objects.filter(pk=run.pk).update(attempt=2)
