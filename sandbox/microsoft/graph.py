@@ -173,6 +173,7 @@ def execute(
         )
         if user is not None:
             if refused and user["id"] in refused:
+                runtime.throttle.refuse(key=(caller.client_id, user["id"]), label=user["mail"])
                 raise throttled_error(throttled=refused[user["id"]])
             key = (caller.client_id, user["id"])
             hold = user["id"] not in held

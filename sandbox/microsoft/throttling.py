@@ -101,10 +101,16 @@ class Throttle:
         with self.lock:
             stats = self.stats_for(key=key, label=label)
             if stats.in_flight >= self.limits.concurrency:
-                stats.throttled += 1
                 raise Throttled(retry_after=1, limit="MailboxConcurrency")
             stats.in_flight += 1
             stats.max_concurrent = max(stats.max_concurrent, stats.in_flight)
+
+    def refuse(self, *, key: tuple[str, str], label: str) -> None:
+        """Count a sub-request answered 429 because its batch got no slot for the mailbox."""
+        with self.lock:
+            stats = self.stats_for(key=key, label=label)
+            stats.requests += 1
+            stats.throttled += 1
 
     def leave(self, *, key: tuple[str, str]) -> None:
         with self.lock:

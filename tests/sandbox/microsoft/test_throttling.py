@@ -57,6 +57,14 @@ def test_batch_holds_one_slot_per_mailbox(
 
     assert alone.status_code == 429
     assert [item["status"] for item in results[0].json()["responses"]] == [200, 200, 200]
+    second: list[requests.Response] = []
+    thread = threading.Thread(target=lambda: second.append(graph.post("/$batch", json=batch)))
+    thread.start()
+    thread.join(0.05)
+    refused = graph.post("/$batch", json=batch)
+    thread.join()
+    assert [item["status"] for item in refused.json()["responses"]] == [429, 429, 429]
+    assert microsoft.stats()["mailboxes"][contoso.user["mail"]]["throttled"] == 4
 
 
 def test_budget_answers_429_until_the_window_moves(
