@@ -205,7 +205,7 @@ def finish(*, runtime: MicrosoftRuntime, error: GraphError) -> GraphResponse:
 
 def throttled_error(*, throttled: Throttled) -> GraphError:
     return GraphError(
-        status=429, code="ApplicationThrottled",
+        status=429, code="TooManyRequests",
         message=f"Application is over its {throttled.limit} limit.",
         headers={"Retry-After": str(throttled.retry_after)},
     )  # fmt: skip
@@ -214,7 +214,7 @@ def throttled_error(*, throttled: Throttled) -> GraphError:
 def default_code(*, status: int) -> str:
     return {
         400: "BadRequest", 401: "InvalidAuthenticationToken", 403: "ErrorAccessDenied",
-        404: "ErrorItemNotFound", 409: "ErrorFolderExists", 429: "ApplicationThrottled",
+        404: "ErrorItemNotFound", 409: "ErrorFolderExists", 429: "TooManyRequests",
         500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
         504: "GatewayTimeout",
     }.get(status, "generalException")  # fmt: skip

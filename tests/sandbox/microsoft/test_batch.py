@@ -83,7 +83,7 @@ def test_throttled_sub_request_answers_429_inside_200(
     assert statuses == [201, 201, 429, 429]
     throttled = next(item for item in answer.json()["responses"] if item["status"] == 429)
     assert int(throttled["headers"]["Retry-After"]) >= 1
-    assert throttled["body"]["error"]["code"] == "ApplicationThrottled"
+    assert throttled["body"]["error"]["code"] == "TooManyRequests"
 
 
 def test_fault_on_a_sub_request_and_lost_batch_answer(

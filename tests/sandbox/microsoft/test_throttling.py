@@ -31,7 +31,7 @@ def test_concurrency_over_the_limit_answers_429(
     assert statuses == [200, 200, 429, 429]
     throttled = next(answer for answer in answers if answer.status_code == 429)
     assert throttled.headers["Retry-After"] == "1"
-    assert throttled.json()["error"]["code"] == "ApplicationThrottled"
+    assert throttled.json()["error"]["code"] == "TooManyRequests"
     usage = microsoft.stats()["mailboxes"][contoso.user["mail"]]
     assert usage["max_concurrent"] == 2
     assert usage["throttled"] == 2
