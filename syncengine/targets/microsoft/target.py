@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 LISTING_PAGE = 1000
+# Delta pages hold few contacts unless asked for more (contact-delta: odata.maxpagesize).
+DELTA_PAGE = 1000
 
 
 class DelegatedTokens:
@@ -368,7 +370,9 @@ class GraphTarget(Target):
         next_url: str | None = url
         doing = "reading changes in the contact folder"
         while next_url:
-            response = self.client.request("GET", next_url, doing=doing)
+            response = self.client.request(
+                "GET", next_url, headers={"Prefer": f"odata.maxpagesize={DELTA_PAGE}"}, doing=doing
+            )
             if _expired(response):
                 raise _DeltaExpired()
             if response.status == 404:
