@@ -1,9 +1,12 @@
 """Prepare the demo: the sandbox's first tenant, a profile writing to a local CardDAV
-server, and linked users whose mailbox credentials are already tested.
+server, and linked users whose mailbox credentials are already tested; optionally a second
+profile on Microsoft 365, its organisation not connected yet (the administrator connects
+it and links its users in the browser).
 
     python manage.py demo_seed --superoffice-url http://127.0.0.1:8001 \\
         --carddav-url http://127.0.0.1:5232/ \\
-        --link 1,ingrid.haugen@nordlys-demo.example,PASSWORD …
+        --link 1,ingrid.haugen@nordlys-demo.example,PASSWORD … \\
+        [--microsoft-profile "Nordlys 365"]
 
 Run again, it changes nothing. Each user's first run starts when they sign in.
 """
@@ -19,8 +22,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from preferences.services import profile_defaults_update
-from profiles.models import Environment, LinkedUser, SyncProfile, TargetAccount, Tenant
-from profiles.services import linked_user_link
+from profiles.models import (
+    Environment,
+    LinkedUser,
+    SyncProfile,
+    TargetAccount,
+    TargetKind,
+    Tenant,
+)
+from profiles.services import linked_user_link, profile_create
 from profiles.signals import link_readiness_changed
 from syncengine.targets.carddav_discovery import (
     CardDAVDiscoveryError,
@@ -50,6 +60,12 @@ class Command(BaseCommand):
             metavar="ASSOCIATE_ID,EMAIL,CARDDAV_PASSWORD",
             help="an associate to link, with their CardDAV password (user name = e-mail)",
         )
+        parser.add_argument(
+            "--microsoft-profile",
+            default="",
+            metavar="NAME",
+            help="also a Microsoft 365 profile of this name, its organisation not connected",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         superoffice_url = options["superoffice_url"].rstrip("/")
@@ -68,6 +84,8 @@ class Command(BaseCommand):
             )
             if created:
                 profile_defaults_update(profile=profile, changes=DEMO_DEFAULTS)
+            if options["microsoft_profile"]:
+                self._microsoft_profile(tenant, name=options["microsoft_profile"])
         for spec in options["link"]:
             associate_id, email, password = self._parse(spec)
             linked_user = self._link(profile, associate_id=associate_id, email=email)
@@ -75,6 +93,14 @@ class Command(BaseCommand):
                 linked_user, carddav_url=carddav_url, username=email, password=password
             )
             self.stdout.write(f"Linked {email} with a tested CardDAV address book.")
+
+    def _microsoft_profile(self, tenant: Tenant, *, name: str) -> None:
+        """Created once, with the demo's small defaults; connected later in the browser."""
+        if SyncProfile.objects.filter(tenant=tenant, name=name).exists():
+            return
+        profile = profile_create(tenant=tenant, name=name, target_kind=TargetKind.MICROSOFT_GRAPH)
+        profile_defaults_update(profile=profile, changes=DEMO_DEFAULTS)
+        self.stdout.write(f"Created the Microsoft 365 profile “{name}”, not connected yet.")
 
     def _parse(self, spec: str) -> tuple[int, str, str]:
         try:
