@@ -52,6 +52,10 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
+def _people(count: int) -> str:
+    return "1 user has" if count == 1 else f"{count} users have"
+
+
 def _back_to_profile(profile: SyncProfile) -> HttpResponse:
     return redirect(reverse("profiles:manage", kwargs={"code": profile.code}) + "#microsoft")
 
@@ -229,14 +233,16 @@ def link_all(request: HttpRequest, code: UUID) -> HttpResponse:
         return redirect("syncengine:link-users", code=profile.code)
     if result.linked:
         names = ", ".join(str(link) for link in result.linked)
-        messages.success(request, f"{len(result.linked)} users were linked: {names}.")
+        count = len(result.linked)
+        linked = "1 user was" if count == 1 else f"{count} users were"
+        messages.success(request, f"{linked} linked: {names}.")
     else:
         messages.error(request, "Nobody was left to link.")
     if result.without_mailbox:
         names = ", ".join(a.full_name or a.email for a in result.without_mailbox)
         messages.warning(
             request,
-            f"{len(result.without_mailbox)} users have no mailbox with their e-mail in the "
+            f"{_people(len(result.without_mailbox))} no mailbox with their e-mail in the "
             f"organisation and were not linked: {names}.",
         )
     return redirect("syncengine:link-users", code=profile.code)

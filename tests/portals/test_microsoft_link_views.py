@@ -282,6 +282,7 @@ class TestLinkAll:
         assert all(account.verified_at for account in accounts.values())
         said = messages_of(response)
         assert said[0].startswith("3 users were linked: ")
+        assert said[1].startswith("2 users have no mailbox")
         assert "Maja Nilsen, Lars Lund" in said[1] or "Lars Lund, Maja Nilsen" in said[1]
 
     def test_nobody_left_is_said(
@@ -334,3 +335,12 @@ def test_users_linked_by_email_get_their_mailbox_when_the_organisation_connects(
     assert link_waiting_for(lost)[-1] == (
         "Waiting for a mailbox: no Microsoft 365 mailbox of the organisation is linked."
     )
+
+
+@pytest.mark.parametrize(
+    ("count", "words"), [(1, "1 user has"), (2, "2 users have"), (12, "12 users have")]
+)
+def test_counts_of_people_read_naturally(count: int, words: str) -> None:
+    from syncengine.microsoft_views import _people
+
+    assert _people(count) == words
