@@ -82,6 +82,27 @@ def document(*, provider: str, specs: Sequence[Spec]) -> dict[str, Column]:
     return found
 
 
+# A company's street address (SuperOffice's StructuredAddress): the archive's part names
+# and the contact table's columns.
+STREET_ADDRESS_PARTS = (
+    ("line1", "street_line1"),
+    ("line2", "street_line2"),
+    ("line3", "street_line3"),
+    ("zip", "street_zip"),
+    ("city", "street_city"),
+    ("county", "street_county"),
+    ("state", "street_state"),
+)
+
+
+def street_address_specs(*, prefix: str) -> tuple[Spec, ...]:
+    """``{prefix}streetAddress/line1`` … of the company joined as ``c``."""
+    return tuple(
+        spec(f"{prefix}streetAddress/{part}", f"c.{column}", "string")
+        for part, column in STREET_ADDRESS_PARTS
+    )
+
+
 FULL_NAME_SQL = (
     "TRIM(p.first_name || CASE WHEN p.middle_name != '' THEN ' ' || p.middle_name ELSE '' END"
     " || ' ' || p.last_name)"
@@ -121,6 +142,7 @@ PERSON_SPECS = (
     spec("personContact/name", "c.name", "string"),
     spec("personContact/department", "c.department", "string"),
     spec("personContact/orgnr", "c.orgnr", "string"),
+    *street_address_specs(prefix="personContact/"),
 )
 
 CONTACT_SPECS = (
@@ -137,6 +159,7 @@ CONTACT_SPECS = (
     spec("email/emailAddress", "c.email", "string"),
     spec("phone/formattedNumber", "c.phone", "string"),
     spec("postAddress/city", "c.city", "string"),
+    *street_address_specs(prefix=""),
     spec("contactDeleted", "c.deleted", "bool"),
 )
 

@@ -114,10 +114,65 @@ def principal_carrier(
     }
 
 
+def formatted_address(*, lines: list[str], zip_code: str, city: str) -> str:
+    """One line, as SuperOffice's Formatted fields show an address: street, postcode city."""
+    return ", ".join(part for part in (*lines, f"{zip_code} {city}".strip()) if part)
+
+
+def structured_address(
+    *,
+    kind: str,
+    lines: tuple[str, str, str],
+    zip_code: str,
+    city: str,
+    county: str = "",
+    state: str = "",
+) -> dict[str, Any]:
+    """``SuperOffice.CRM.Services.StructuredAddress``."""
+    return {
+        "AtypeIdx": kind,
+        "Address1": lines[0],
+        "Address2": lines[1],
+        "Address3": lines[2],
+        "City": city,
+        "County": county,
+        "State": state,
+        "Zipcode": zip_code,
+        "Formatted": formatted_address(lines=list(lines), zip_code=zip_code, city=city),
+    }
+
+
+def company_address(*, contact: sqlite3.Row) -> dict[str, Any]:
+    """``SuperOffice.CRM.Services.Address`` of a company: its street address and its post
+    address (the sandbox keeps only the post address's city)."""
+    street = structured_address(
+        kind="ContactStreetAddress",
+        lines=(contact["street_line1"], contact["street_line2"], contact["street_line3"]),
+        zip_code=contact["street_zip"],
+        city=contact["street_city"],
+        county=contact["street_county"],
+        state=contact["street_state"],
+    )
+    postal = structured_address(
+        kind="ContactPostalAddress", lines=("", "", ""), zip_code="", city=contact["city"]
+    )
+    return {
+        "Wgs84Latitude": 0.0,
+        "Wgs84Longitude": 0.0,
+        "LocalizedAddress": [],
+        "Street": street,
+        "Postal": postal,
+        "Formatted": street["Formatted"] or postal["Formatted"],
+        "TableRight": None,
+        "FieldProperties": {},
+    }
+
+
 def contact_summary(*, contact: sqlite3.Row) -> dict[str, Any]:
     """``SuperOffice.CRM.Services.Contact``: the company as nested in a person."""
     name = contact["name"]
     department = contact["department"]
+    address = company_address(contact=contact)
     return {
         "ContactId": contact["contact_id"],
         "Name": name,
@@ -136,8 +191,8 @@ def contact_summary(*, contact: sqlite3.Row) -> dict[str, Any]:
         "BusinessName": "",
         "CategoryName": contact["category"],
         "CountryName": contact["country_name"],
-        "Address": None,
-        "FormattedAddress": contact["city"],
+        "Address": address,
+        "FormattedAddress": address["Formatted"],
         "FullName": f"{name} {department}".strip(),
         "IsOwnerContact": contact["contact_id"] == 1,
         "ActiveErpLinks": 0,
@@ -361,7 +416,7 @@ def contact_entity(
         "DbiKey": "",
         "DbiLastModified": NO_DATE,
         "SupportPerson": None,
-        "Address": None,
+        "Address": company_address(contact=contact),
         "Source": 0,
         "ActiveErpLinks": 0,
         "BounceEmails": [],

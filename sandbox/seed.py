@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import string
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -206,6 +207,28 @@ COUNTRIES = {
     "ru_RU": ("RU", "Russia", "+7"),
     "el_GR": ("GR", "Greece", "+30"),
 }
+# Postal codes as each country writes them: ``#`` a digit, ``?`` a capital letter.
+POSTCODE_FORMATS = {
+    "no_NO": "####",
+    "sv_SE": "### ##",
+    "de_DE": "#####",
+    "en_GB": "??# #??",
+    "ja_JP": "###-####",
+    "ru_RU": "######",
+    "el_GR": "### ##",
+}
+# The second street line some companies have: their floor or suite.
+FLOOR_LINES = {
+    "no_NO": "{n}. etasje",
+    "sv_SE": "{n} tr",
+    "de_DE": "{n}. OG",
+    "en_GB": "Suite {n}",
+    "ja_JP": "{n}階",
+    "ru_RU": "офис {n}",
+    "el_GR": "{n}ος όροφος",
+}
+# Companies registered without a street address (the post address's city only).
+NO_STREET_ADDRESS_SHARE = 0.05
 APPOINTMENT_TITLES = (
     "Kundemøte",
     "Oppfølging",
@@ -269,6 +292,47 @@ TRANSLITERATION = str.maketrans(
 )
 
 
+@dataclass(frozen=True)
+class StreetAddress:
+    """A company's street address as SuperOffice stores it (StructuredAddress), in the
+    company's city. County and state stay empty: Nordic addresses have none."""
+
+    line1: str = ""
+    line2: str = ""
+    line3: str = ""
+    zip: str = ""
+    city: str = ""
+    county: str = ""
+    state: str = ""
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.line1, self.line2, self.line3, self.zip, self.city, self.county, self.state)
+
+
+def street_line(*, rng: random.Random, locale: str, street: str) -> str:
+    number = rng.randint(1, 120)
+    if locale == "ja_JP":
+        return f"{street}{rng.randint(1, 9)}丁目{rng.randint(1, 30)}-{rng.randint(1, 20)}"
+    if locale == "en_GB":
+        return f"{number} {street}"
+    if locale == "ru_RU":
+        return f"{street}, д. {number}"
+    if locale == "no_NO" and rng.random() < 0.15:
+        return f"{street} {number}{rng.choice('ABC')}"
+    return f"{street} {number}"
+
+
+def postcode(*, rng: random.Random, locale: str) -> str:
+    return "".join(
+        rng.choice(string.digits)
+        if ch == "#"
+        else rng.choice(string.ascii_uppercase)
+        if ch == "?"
+        else ch
+        for ch in POSTCODE_FORMATS[locale]
+    )
+
+
 @dataclass
 class NamePools:
     male_first: list[str]
@@ -279,6 +343,8 @@ class NamePools:
     jobs: list[str]
     cities: list[str]
     romanized: dict[str, str]
+    # Drawn after every other pool, so adding them left the names above as they were.
+    streets: list[str] = field(default_factory=list)
 
 
 def build_name_pools(*, locale: str, seed: int) -> NamePools:
@@ -311,7 +377,25 @@ def build_name_pools(*, locale: str, seed: int) -> NamePools:
         jobs=[fake.job() for _ in range(40)],
         cities=[fake.city() for _ in range(25)],
         romanized=romanized,
+        streets=street_names(fake=fake, locale=locale),
     )
+
+
+# English street names as Faker makes them ("Carter mountains") read oddly; a surname and
+# a common street word read like a British address.
+ENGLISH_STREET_WORDS = ("Road", "Street", "Lane", "Avenue", "Way", "Close", "Gardens")
+
+
+def street_names(*, fake: Faker, locale: str) -> list[str]:
+    """Street names of the country; Japanese addresses name a town (district) instead."""
+    if locale == "ja_JP":
+        return [fake.town() for _ in range(30)]
+    if locale == "en_GB":
+        return [
+            f"{fake.last_name()} {ENGLISH_STREET_WORDS[n % len(ENGLISH_STREET_WORDS)]}"
+            for n in range(30)
+        ]
+    return [fake.street_name() for _ in range(30)]
 
 
 def ascii_slug(*, text: str) -> str:
@@ -340,10 +424,14 @@ def seed_database(*, connection: sqlite3.Connection, persons: int, seed: int) ->
     connection.execute("BEGIN")
     for index, tenant in enumerate(TENANTS):
         rng = random.Random(f"{seed}:{tenant.ctx}")  # noqa: S311 - repeatable seed data
+        # Addresses draw from their own generator, so the persons stay as they were seeded
+        # before companies had addresses.
+        address_rng = random.Random(f"{seed}:{tenant.ctx}:addresses")  # noqa: S311
         TenantSeeder(
             connection=connection,
             tenant=tenant,
             rng=rng,
+            address_rng=address_rng,
             pools=pools,
             persons=person_count_for(tenant=tenant, persons=persons),
             anchor=anchor,
@@ -369,6 +457,7 @@ class TenantSeeder:
         connection: sqlite3.Connection,
         tenant: TenantSeed,
         rng: random.Random,
+        address_rng: random.Random,
         pools: dict[str, NamePools],
         persons: int,
         anchor: datetime,
@@ -377,6 +466,8 @@ class TenantSeeder:
         self.connection = connection
         self.tenant = tenant
         self.rng = rng
+        self.address_rng = address_rng
+        self.city_zips: dict[tuple[str, str], str] = {}
         self.pools = pools
         self.persons = persons
         self.anchor = anchor
@@ -404,7 +495,11 @@ class TenantSeeder:
         self.add_associates()
         self.add_customers()
         self.connection.executemany(
-            "INSERT INTO contact VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)", self.company_rows
+            "INSERT INTO contact (tenant, contact_id, name, department, orgnr, city, phone,"
+            " email, url, country_code, country_name, associate_id, category, created, updated,"
+            " street_line1, street_line2, street_line3, street_zip, street_city, street_county,"
+            " street_state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self.company_rows,
         )
         self.connection.executemany(
             "INSERT INTO person VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -418,6 +513,7 @@ class TenantSeeder:
         home = self.tenant.home_locale
         code, country, prefix = COUNTRIES[home]
         domain = self.tenant.associates[0].email.split("@")[1]
+        city = self.pools[home].cities[0]
         self.company_rows.append(
             (
                 self.tenant.ctx,
@@ -425,7 +521,7 @@ class TenantSeeder:
                 self.tenant.company_name,
                 "",
                 f"{9_000_000_00 + self.tenant_index:09d}",
-                self.pools[home].cities[0],
+                city,
                 phone_number(rng=self.rng, prefix=prefix),
                 f"post@{domain}",
                 f"https://www.{domain}",
@@ -435,6 +531,7 @@ class TenantSeeder:
                 "Owner",
                 self.stamp(days_ago=900),
                 self.stamp(days_ago=30),
+                *self.street_address(locale=home, city=city, always=True).columns(),
             )
         )
 
@@ -489,6 +586,26 @@ class TenantSeeder:
             )
             self.person_contact[number] = 1
 
+    def street_address(self, *, locale: str, city: str, always: bool = False) -> StreetAddress:
+        """A street address in the company's city; companies in one city share its postal
+        code. A few companies have none (``always`` gives the owner company one)."""
+        rng = self.address_rng
+        if not always and rng.random() < NO_STREET_ADDRESS_SHARE:
+            return StreetAddress()
+        if (locale, city) not in self.city_zips:
+            self.city_zips[(locale, city)] = postcode(rng=rng, locale=locale)
+        line2 = ""
+        if rng.random() < 0.2:
+            line2 = FLOOR_LINES[locale].format(n=rng.randint(1, 8))
+        return StreetAddress(
+            line1=street_line(
+                rng=rng, locale=locale, street=rng.choice(self.pools[locale].streets)
+            ),
+            line2=line2,
+            zip=self.city_zips[(locale, city)],
+            city=city,
+        )
+
     def company_sizes(self, *, companies: int) -> list[int]:
         """Small companies first (3-8 persons, for favourites), the rest share what is left."""
         small = [self.rng.randint(3, 8) for _ in range(self.tenant.small_companies)]
@@ -518,25 +635,25 @@ class TenantSeeder:
             slug = ascii_slug(text=name).replace(".", "-")[:30].strip("-") or f"firma{contact_id}"
             domain = f"{slug}.example"
             departments = DEPARTMENTS.get(locale, ENGLISH_DEPARTMENTS)
-            self.company_rows.append(
-                (
-                    self.tenant.ctx,
-                    contact_id,
-                    name,
-                    self.rng.choice(departments),
-                    f"{self.rng.randrange(100_000_000, 999_999_999)}",
-                    self.rng.choice(pool.cities),
-                    phone_number(rng=self.rng, prefix=prefix),
-                    f"post@{domain}",
-                    f"https://www.{domain}",
-                    code,
-                    country,
-                    self.rng.randint(1, len(self.tenant.associates)),
-                    self.rng.choice(("Customer", "Prospect", "Partner", "Supplier")),
-                    self.stamp(days_ago=self.rng.randint(200, 2000)),
-                    self.stamp(days_ago=self.rng.randint(1, 199)),
-                )
+            row = (
+                self.tenant.ctx,
+                contact_id,
+                name,
+                self.rng.choice(departments),
+                f"{self.rng.randrange(100_000_000, 999_999_999)}",
+                self.rng.choice(pool.cities),
+                phone_number(rng=self.rng, prefix=prefix),
+                f"post@{domain}",
+                f"https://www.{domain}",
+                code,
+                country,
+                self.rng.randint(1, len(self.tenant.associates)),
+                self.rng.choice(("Customer", "Prospect", "Partner", "Supplier")),
+                self.stamp(days_ago=self.rng.randint(200, 2000)),
+                self.stamp(days_ago=self.rng.randint(1, 199)),
             )
+            address = self.street_address(locale=locale, city=row[5])
+            self.company_rows.append(row + address.columns())
             members: list[int] = []
             for position_in_company in range(size):
                 person_id += 1

@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS contact (
     email TEXT NOT NULL, url TEXT NOT NULL, country_code TEXT NOT NULL, country_name TEXT NOT NULL,
     associate_id INTEGER NOT NULL, category TEXT NOT NULL, created TEXT NOT NULL,
     updated TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+    street_line1 TEXT NOT NULL DEFAULT '', street_line2 TEXT NOT NULL DEFAULT '',
+    street_line3 TEXT NOT NULL DEFAULT '', street_zip TEXT NOT NULL DEFAULT '',
+    street_city TEXT NOT NULL DEFAULT '', street_county TEXT NOT NULL DEFAULT '',
+    street_state TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (tenant, contact_id)
 );
 CREATE TABLE IF NOT EXISTS person (
@@ -90,6 +94,21 @@ CREATE INDEX IF NOT EXISTS appointment_diary ON appointment (tenant, associate_i
 CREATE INDEX IF NOT EXISTS appointment_mother ON appointment (tenant, mother_id);
 """
 
+# Columns added to the CRM schema after data directories were first seeded: a file seeded
+# before gains them, empty, when opened (its companies have no street address until the
+# data directory is seeded again).
+CRM_ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "contact": (
+        "street_line1",
+        "street_line2",
+        "street_line3",
+        "street_zip",
+        "street_city",
+        "street_county",
+        "street_state",
+    ),
+}
+
 AUTH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS authorization_code (
     code TEXT PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
@@ -136,6 +155,18 @@ class Database:
         self.connection.execute("PRAGMA journal_mode = MEMORY")
         self.connection.execute("PRAGMA synchronous = OFF")
         self.connection.executescript(schema)
+        if schema == CRM_SCHEMA:
+            self.add_missing_columns(added=CRM_ADDED_COLUMNS)
+
+    def add_missing_columns(self, *, added: Mapping[str, Sequence[str]]) -> None:
+        """Text columns (empty by default) a file created by an older schema lacks."""
+        for table, columns in added.items():
+            present = {row[1] for row in self.connection.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column not in present:
+                    self.connection.execute(
+                        f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+                    )
 
     def query(self, sql: str, params: Parameters = ()) -> list[sqlite3.Row]:
         with self.lock:

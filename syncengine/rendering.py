@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 from preferences.selectors import EffectivePreferences
-from syncengine.superoffice.records import PersonRecord
+from syncengine.superoffice.records import Address, PersonRecord
 
 CATEGORY = "SuperOffice Person"
 
@@ -22,6 +22,18 @@ class Phone:
     number: str
     kind: str  # "work", "cell" or "home"
     preferred: bool
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    """A business address as cards hold it: the street lines joined by newlines, the
+    postcode, city, region (state or county) and country (empty when unknown)."""
+
+    street: str
+    zip_code: str
+    city: str
+    region: str
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class ContactCard:
     emails: tuple[str, ...]
     phones: tuple[Phone, ...]
     birthday: date | None
+    # The person's company's street address.
+    business_address: PostalAddress | None = None
     categories: tuple[str, ...] = (CATEGORY,)
 
     @property
@@ -81,6 +95,20 @@ def _phones(person: PersonRecord, *, personal_first: bool) -> tuple[Phone, ...]:
     return tuple(phones)
 
 
+def _postal_address(address: Address | None) -> PostalAddress | None:
+    if address is None:
+        return None
+    lines = [line.strip() for line in address.street_lines if line.strip()]
+    card_address = PostalAddress(
+        street="\n".join(lines),
+        zip_code=address.zip_code.strip(),
+        city=address.city.strip(),
+        region=address.region.strip(),
+    )
+    parts = (card_address.street, card_address.zip_code, card_address.city, card_address.region)
+    return card_address if any(parts) else None
+
+
 def render_person(
     *, person: PersonRecord, context_identifier: str, preferences: EffectivePreferences
 ) -> ContactCard:
@@ -105,4 +133,5 @@ def render_person(
         emails=emails,
         phones=_phones(person, personal_first=preferences.personal_phone_as_primary),
         birthday=person.birth_date if preferences.sync_birthdays else None,
+        business_address=_postal_address(person.address),
     )

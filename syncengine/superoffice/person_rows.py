@@ -1,7 +1,8 @@
 """Person rows of the archives as PersonRecords.
 
 Several archives carry every card field of a person, each under its own column names for
-the company and the e-mail address; `PersonColumns` says which, so one reader serves all.
+the company, its street address and the e-mail address; `PersonColumns` says which, so one
+reader serves all.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from syncengine.superoffice.cells import (
     id_cell,
     text_cell,
 )
-from syncengine.superoffice.records import PersonRecord
+from syncengine.superoffice.records import Address, PersonRecord
+
+# The parts of a documented StructuredAddress column the card uses.
+STREET_ADDRESS_PARTS = ("line1", "line2", "line3", "zip", "city", "county", "state")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class PersonColumns:
     company_name: str
     department: str
     email: str
+    # The company's street address: `personContact/streetAddress` or `streetAddress`.
+    street_address: str
+
+    def address_columns(self) -> tuple[str, ...]:
+        return tuple(f"{self.street_address}/{part}" for part in STREET_ADDRESS_PARTS)
 
     def select(self) -> tuple[str, ...]:
         return (
@@ -51,6 +60,7 @@ class PersonColumns:
             "birthDay",
             "retired",
             "personUpdatedDate",
+            *self.address_columns(),
         )
 
 
@@ -58,9 +68,13 @@ PERSON_ARCHIVE_COLUMNS = PersonColumns(
     company_name="personContact/name",
     department="personContact/department",
     email="email/emailAddress",
+    street_address="personContact/streetAddress",
 )
 SELECTION_MEMBER_COLUMNS = PersonColumns(
-    company_name="name", department="department", email="personEmail/emailAddress"
+    company_name="name",
+    department="department",
+    email="personEmail/emailAddress",
+    street_address="streetAddress",
 )
 
 
@@ -73,6 +87,22 @@ def birth_date(*, year: int, month: int, day: int) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
+
+
+def street_address(row: dict[str, Any], *, columns: PersonColumns) -> Address | None:
+    """The company's street address, None when every part of it is empty."""
+    part = {
+        name: text_cell(row, f"{columns.street_address}/{name}") for name in STREET_ADDRESS_PARTS
+    }
+    address = Address(
+        street_lines=tuple(line for line in (part["line1"], part["line2"], part["line3"]) if line),
+        zip_code=part["zip"],
+        city=part["city"],
+        region=part["state"] or part["county"],
+    )
+    if not (address.street_lines or address.zip_code or address.city or address.region):
+        return None
+    return address
 
 
 def person_records(
@@ -111,4 +141,5 @@ def _person_record(*, row: dict[str, Any], person_id: int, columns: PersonColumn
         ),
         retired=bool_cell(row, "retired"),
         updated_at=datetime_cell(row, "personUpdatedDate"),
+        address=street_address(row, columns=columns),
     )

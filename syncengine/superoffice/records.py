@@ -8,6 +8,17 @@ from datetime import date, datetime
 
 
 @dataclass(frozen=True)
+class Address:
+    """The street address of a person's company (SuperOffice's StructuredAddress):
+    up to three street lines, postcode, city, and the region (state, else county)."""
+
+    street_lines: tuple[str, ...]
+    zip_code: str
+    city: str
+    region: str
+
+
+@dataclass(frozen=True)
 class PersonRecord:
     """One SuperOffice person with every field a contact card can show.
 
@@ -31,6 +42,8 @@ class PersonRecord:
     birth_date: date | None
     retired: bool
     updated_at: datetime | None
+    # The company's street address; None when the company has none.
+    address: Address | None = None
 
     @property
     def full_name(self) -> str:

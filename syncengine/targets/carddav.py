@@ -176,6 +176,18 @@ def vcard_render(*, card: ContactCard, version: str = "3.0") -> str:
                 line.pref_param = "1"
         else:
             line.type_paramlist = [kind, "PREF"] if phone.preferred else [kind]
+    if card.business_address is not None:
+        business = card.business_address
+        line = vcard.add("adr")
+        # Street lines joined by newlines, escaped as \n (RFC 6350 §6.3.1, RFC 2426 §3.2.1).
+        line.value = vobject.vcard.Address(
+            street=business.street,
+            city=business.city,
+            region=business.region,
+            code=business.zip_code,
+            country=business.country,
+        )
+        line.type_param = "work" if v4 else "WORK"
     if card.birthday is not None:
         # 4.0 dates are basic format (RFC 6350 §4.3.1); 3.0 readers expect the extended one.
         vcard.add("bday").value = card.birthday.strftime("%Y%m%d" if v4 else "%Y-%m-%d")

@@ -33,6 +33,7 @@ KIND_TYPES = {
     "datetime": {"datetime"},
     "bool": {"bool"},
 }
+STREET_ADDRESS_PARTS = ("line1", "line2", "line3", "zip", "city", "county", "state")
 ISO_WITHOUT_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 # Columns the product reads; each must be served under SuperOffice's name.
@@ -54,6 +55,7 @@ NEEDED = {
         "birthdate",
         "retired",
         "personUpdatedDate",
+        *(f"personContact/streetAddress/{part}" for part in STREET_ADDRESS_PARTS),
     },
     "ContactPersonStaticSelectionV2": {
         "personId",
@@ -72,6 +74,7 @@ NEEDED = {
         "contactId",
         "name",
         "department",
+        *(f"streetAddress/{part}" for part in STREET_ADDRESS_PARTS),
     },
 }
 NEEDED["personfavourites"] = NEEDED["Person"]

@@ -200,6 +200,36 @@ def test_contact_entity(api: TenantApi) -> None:
         validate(api.get(f"Contact/{contact_id}").json(), CONTACT_ENTITY)
 
 
+def test_a_companys_address_is_its_street_address_and_post_city(api: TenantApi) -> None:
+    rows = api.rows(
+        "Archive/contactfavourites",
+        **{
+            "$select": "contactId,postAddress/city,streetAddress/line1,streetAddress/line2,"
+            "streetAddress/zip,streetAddress/city",
+            "$filter": "favouriteAssociateId associateIsOneOf (1, 2, 3)",
+        },
+    )
+    row = next(row for row in rows if row["streetAddress/line1"])
+
+    contact = api.get(f"Contact/{row['contactId']}").json()
+    person_id = contact["Persons"][0]["PersonId"]
+    nested = api.get(f"Person/{person_id}").json()["Contact"]
+
+    validate(contact, CONTACT_ENTITY)
+    street = contact["Address"]["Street"]
+    assert street["AtypeIdx"] == "ContactStreetAddress"
+    assert (street["Address1"], street["Address2"], street["Zipcode"], street["City"]) == (
+        row["streetAddress/line1"],
+        row["streetAddress/line2"],
+        row["streetAddress/zip"],
+        row["streetAddress/city"],
+    )
+    assert contact["Address"]["Postal"]["City"] == row["postAddress/city"]
+    assert nested["Address"] == contact["Address"]
+    assert nested["FormattedAddress"] == contact["Address"]["Formatted"]
+    assert row["streetAddress/line1"] in nested["FormattedAddress"]
+
+
 def test_selection_entities(api: TenantApi) -> None:
     rows = api.rows("Selection", **{"$select": "selectionId"})
     for row in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -119,13 +120,66 @@ def test_every_active_associate_has_appointments_and_favourites(
         )
 
 
+# Postal codes as each seeded country writes them.
+POSTCODES = {
+    "Norway": r"\d{4}",
+    "Sweden": r"\d{3} \d{2}",
+    "Germany": r"\d{5}",
+    "United Kingdom": r"[A-Z]{2}\d [A-Z\d]{3}",
+    "Japan": r"\d{3}-\d{4}",
+    "Russia": r"\d{6}",
+    "Greece": r"\d{3} \d{2}",
+}
+STREET_COLUMNS = ",".join(
+    f"streetAddress/{part}"
+    for part in ("line1", "line2", "line3", "zip", "city", "county", "state")
+)
+
+
+def test_companies_have_a_street_address_in_their_city(api: TenantApi) -> None:
+    everyone = api.rows("Selection", **{"$select": "selectionId", "$filter": "name begins 'Nyhet'"})
+    rows = all_rows(
+        api,
+        "Archive/ContactPersonStaticSelectionV2",
+        **{
+            "$select": f"contactId,country,postAddress/city,{STREET_COLUMNS}",
+            "$filter": f"selectionId = {everyone[0]['selectionId']}",
+            "$orderBy": "contactId",
+        },
+    )
+    companies = {row["contactId"]: row for row in rows}
+    with_address = [row for row in companies.values() if row["streetAddress/line1"]]
+    zips: dict[tuple[object, object], set[object]] = {}
+
+    assert len(companies) >= 150
+    assert len(with_address) > 0.8 * len(companies)
+    assert len(with_address) < len(companies), "a few companies have no street address"
+    assert any(row["streetAddress/line2"] for row in with_address)
+    for row in with_address:
+        assert row["streetAddress/city"] == row["postAddress/city"], row
+        assert re.fullmatch(POSTCODES[str(row["country"])], str(row["streetAddress/zip"])), row
+        assert row["streetAddress/line3"] == row["streetAddress/state"] == ""
+        zips.setdefault((row["country"], row["postAddress/city"]), set()).add(
+            row["streetAddress/zip"]
+        )
+    for row in companies.values():
+        if not row["streetAddress/line1"]:
+            assert row["streetAddress/zip"] == row["streetAddress/city"] == "", row
+    assert all(len(codes) == 1 for codes in zips.values()), "one postal code per city"
+
+
 def test_same_seed_gives_the_same_data(tmp_path: Path) -> None:
     def snapshot(data_dir: Path) -> list[object]:
         with SandboxProcess(data_dir=data_dir, persons=300) as process:
             response = requests.get(f"{process.base_url}/_sandbox/associates", timeout=10)
             api = TenantApi.signed_in(base_url=process.base_url, email=ADMIN_EMAIL)
             persons = api.rows(
-                "Person", **{"$select": "personId,fullName,email/emailAddress,title", "$top": "300"}
+                "Person",
+                **{
+                    "$select": "personId,fullName,email/emailAddress,title,"
+                    "personContact/streetAddress/line1,personContact/streetAddress/zip",
+                    "$top": "300",
+                },
             )
             selections = api.rows("Selection", **{"$select": "name,memberCount"})
             return [response.json(), persons, selections]

@@ -4,8 +4,8 @@ from dataclasses import replace
 from datetime import date
 
 from preferences.selectors import EffectivePreferences
-from syncengine.rendering import CATEGORY, contact_uid, render_person
-from syncengine.superoffice.records import PersonRecord
+from syncengine.rendering import CATEGORY, PostalAddress, contact_uid, render_person
+from syncengine.superoffice.records import Address, PersonRecord
 
 PERSON = PersonRecord(
     person_id=42,
@@ -24,6 +24,9 @@ PERSON = PersonRecord(
     birth_date=date(1980, 2, 29),
     retired=False,
     updated_at=None,
+    address=Address(
+        street_lines=("Bryggen 12", " 3. etasje "), zip_code="5003", city="Bergen", region=""
+    ),
 )
 ALL_ON = EffectivePreferences(
     static_selections=(),
@@ -50,6 +53,9 @@ def test_every_field_with_every_choice_on() -> None:
         ("+47 22 00 00 00", "work", False),
     ]
     assert card.birthday == date(1980, 2, 29)
+    assert card.business_address == PostalAddress(
+        street="Bryggen 12\n3. etasje", zip_code="5003", city="Bergen", region="", country=""
+    )
     assert card.categories == (CATEGORY,)
 
 
@@ -99,6 +105,41 @@ def test_the_hash_is_stable_and_follows_content() -> None:
 
     assert first.content_hash == again.content_hash
     assert first.content_hash != moved.content_hash
+
+
+def test_a_company_without_a_street_address_gives_a_card_without_one() -> None:
+    card = render_person(
+        person=replace(PERSON, address=None), context_identifier="Cust10001", preferences=ALL_ON
+    )
+    blank = render_person(
+        person=replace(
+            PERSON, address=Address(street_lines=(" ",), zip_code="", city="", region="")
+        ),
+        context_identifier="Cust10001",
+        preferences=ALL_ON,
+    )
+
+    assert card.business_address is None
+    assert blank.business_address is None
+
+
+def test_the_business_address_is_part_of_the_hash() -> None:
+    first = render_person(person=PERSON, context_identifier="Cust10001", preferences=ALL_ON)
+    moved = render_person(
+        person=replace(
+            PERSON,
+            address=Address(
+                street_lines=("Bryggen 14",), zip_code="5003", city="Bergen", region=""
+            ),
+        ),
+        context_identifier="Cust10001",
+        preferences=ALL_ON,
+    )
+    removed = render_person(
+        person=replace(PERSON, address=None), context_identifier="Cust10001", preferences=ALL_ON
+    )
+
+    assert len({first.content_hash, moved.content_hash, removed.content_hash}) == 3
 
 
 def test_uids_differ_between_tenants() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from syncengine.rendering import ContactCard, Phone
+from syncengine.rendering import ContactCard, Phone, PostalAddress
 
 # Our named property in our own namespace (a GUID generated once for Synchronizer). Graph
 # matches the name case-sensitively, so this exact string is used everywhere.
@@ -55,9 +55,22 @@ def _phones(phones: tuple[Phone, ...]) -> dict[str, Any]:
     }
 
 
+def _physical_address(address: PostalAddress | None) -> dict[str, str] | None:
+    """A physicalAddress; null when the CRM has none, which clears Outlook's."""
+    if address is None:
+        return None
+    return {
+        "street": address.street,
+        "city": address.city,
+        "state": address.region,
+        "postalCode": address.zip_code,
+        "countryOrRegion": address.country,
+    }
+
+
 def contact_json(*, card: ContactCard) -> dict[str, Any]:
     """Every property we own, empty ones as null or []: sent whole on create and on update,
-    since a PATCH changes only what it is given. Business address: the card has none yet."""
+    since a PATCH changes only what it is given."""
     emails = [address.strip() for address in card.emails if address.strip()][:MAX_EMAILS]
     body: dict[str, Any] = {
         "givenName": _text(card.first_name),
@@ -74,6 +87,7 @@ def contact_json(*, card: ContactCard) -> dict[str, Any]:
         **_phones(card.phones),
         # DateTimeOffset at midnight UTC: Outlook shows the date itself in every time zone.
         "birthday": f"{card.birthday.isoformat()}T00:00:00Z" if card.birthday else None,
+        "businessAddress": _physical_address(card.business_address),
         "categories": [c for c in card.categories if c.strip()],
     }
     return body

@@ -20,7 +20,7 @@ from syncengine.superoffice.reads import (
     persons_at_companies,
     persons_by_ids,
 )
-from syncengine.superoffice.records import SyncWindow
+from syncengine.superoffice.records import Address, SyncWindow
 from tests.plugins.nordlys import TENANT
 from tests.syncengine.superoffice.crm_facts import (
     biggest_static_person_selection,
@@ -339,6 +339,51 @@ def test_person_details_carry_every_card_field(
     assert person.retired is False
     assert person.updated_at == datetime.fromisoformat(stored["updated"]).replace(tzinfo=UTC)
     assert found[retired_id].retired is True
+
+
+def stored_street_address(crm: sqlite3.Connection, *, company_id: int) -> Address | None:
+    row = crm.execute(
+        "SELECT * FROM contact WHERE tenant = ? AND contact_id = ?", (TENANT, company_id)
+    ).fetchone()
+    if not row["street_line1"]:
+        return None
+    lines = (row["street_line1"], row["street_line2"], row["street_line3"])
+    return Address(
+        street_lines=tuple(line for line in lines if line),
+        zip_code=row["street_zip"],
+        city=row["street_city"],
+        region=row["street_state"] or row["street_county"],
+    )
+
+
+def test_person_details_carry_the_companys_street_address(
+    client: SuperOfficeClient, crm: sqlite3.Connection
+) -> None:
+    with_address = int(
+        crm.execute(
+            "SELECT p.person_id FROM person p JOIN contact c ON c.tenant = p.tenant"
+            " AND c.contact_id = p.contact_id WHERE p.tenant = ? AND c.street_line2 != ''"
+            " ORDER BY p.person_id",
+            (TENANT,),
+        ).fetchone()[0]
+    )
+    without_address = int(
+        crm.execute(
+            "SELECT p.person_id FROM person p JOIN contact c ON c.tenant = p.tenant"
+            " AND c.contact_id = p.contact_id WHERE p.tenant = ? AND c.street_line1 = ''"
+            " ORDER BY p.person_id",
+            (TENANT,),
+        ).fetchone()[0]
+    )
+
+    found = persons_by_ids(client=client, person_ids=[with_address, without_address])
+
+    person = found[with_address]
+    assert person.address is not None
+    assert person.address == stored_street_address(crm, company_id=person.company_id)
+    assert len(person.address.street_lines) == 2
+    assert person.address.zip_code
+    assert found[without_address].address is None
 
 
 def test_ids_close_together_share_a_range() -> None:

@@ -238,3 +238,4 @@ def test_members_carry_the_same_card_fields_as_the_person_archive(
     assert by_id == {person_id: members[person_id] for person_id in sample}
     assert any(members[person_id].emails for person_id in sample)
     assert any(members[person_id].company_name for person_id in sample)
+    assert any(members[person_id].address for person_id in sample)

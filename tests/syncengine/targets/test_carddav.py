@@ -16,11 +16,15 @@ import pytest
 import vobject
 
 from devservers.radicale import free_port
-from syncengine.rendering import CATEGORY, ContactCard, Phone
+from syncengine.rendering import CATEGORY, ContactCard, Phone, PostalAddress
 from syncengine.targets import carddav
 from syncengine.targets.base import ContactExists, ContactGone, OwnContact, TargetError
 from syncengine.targets.carddav import CardDAVTarget, vcard_mark, vcard_render
 from tests.plugins.radicale import AddressBook, RadicaleHelper
+
+ADDRESS = PostalAddress(
+    street="Karl Johans gate 1\n3. etasje", zip_code="0154", city="Oslo", region="", country=""
+)
 
 
 def full_card(person_id: int = 7, **changes: Any) -> ContactCard:
@@ -42,6 +46,7 @@ def full_card(person_id: int = 7, **changes: Any) -> ContactCard:
             Phone(number="+47 22 00 00 03", kind="work", preferred=False),
         ),
         birthday=date(1980, 5, 17),
+        business_address=ADDRESS,
     )
     return dataclasses.replace(card, **changes)
 
@@ -60,6 +65,7 @@ def bare_card(person_id: int) -> ContactCard:
         emails=(),
         phones=(),
         birthday=None,
+        business_address=None,
     )
 
 
@@ -114,8 +120,17 @@ def test_a_created_card_carries_every_field(target: CardDAVTarget, book: Address
         ("+47 22 00 00 03", ["WORK"]),
     ]
     assert stored.bday.value == "1980-05-17"
+    (address,) = stored.adr_list
+    assert address.params["TYPE"] == ["WORK"]
+    assert (address.value.street, address.value.code, address.value.city) == (
+        "Karl Johans gate 1\n3. etasje",
+        "0154",
+        "Oslo",
+    )
+    assert address.value.region == address.value.country == address.value.box == ""
     assert stored.categories.value == [CATEGORY]
     assert stored.contents["x-superoffice-personid"][0].value == "7"
+    assert vcard_mark(text) == carddav.Mark(uid=card.uid, person_id=7)
 
 
 def test_missing_fields_are_left_out(target: CardDAVTarget, book: AddressBook) -> None:
@@ -123,7 +138,7 @@ def test_missing_fields_are_left_out(target: CardDAVTarget, book: AddressBook) -
 
     text, _ = book.read(written.ref)
     stored = vobject.readOne(text)
-    for absent in ("org", "title", "email", "tel", "bday"):
+    for absent in ("org", "title", "email", "tel", "bday", "adr"):
         assert absent not in stored.contents, absent
     assert not any(line.endswith(":") for line in text.splitlines())
     # vCard 3.0 requires N on every card (RFC 2426), so an unnamed person has empty parts.
@@ -188,6 +203,8 @@ def test_vcard_4_uses_its_own_parameters_and_date_format() -> None:
         {"TYPE": ["home"]},
     ]
     assert all("TYPE" not in e.params for e in stored.email_list)
+    assert stored.adr.params == {"TYPE": ["work"]}
+    assert stored.adr.value.street == "Karl Johans gate 1\n3. etasje"
     assert "n" not in vobject.readOne(vcard_render(card=bare_card(8), version="4.0")).contents
 
 
@@ -212,6 +229,23 @@ def test_update_replaces_our_card_and_returns_the_new_etag(
     assert updated.etag == etag != written.etag
     assert vobject.readOne(text).title.value == "Chief Executive"
     assert len(book.cards()) == 1
+
+
+def test_a_moved_or_removed_business_address_is_rewritten(
+    target: CardDAVTarget, book: AddressBook
+) -> None:
+    written = target.create(card=full_card())
+    moved = dataclasses.replace(ADDRESS, street="Dronningens gate 5", zip_code="0152")
+
+    updated = target.update(
+        ref=written.ref, etag=written.etag, card=full_card(business_address=moved)
+    )
+    assert vobject.readOne(book.read(written.ref)[0]).adr.value.street == "Dronningens gate 5"
+    target.update(ref=written.ref, etag=updated.etag, card=full_card(business_address=None))
+
+    text, _ = book.read(written.ref)
+    assert "adr" not in vobject.readOne(text).contents
+    assert [(c.person_id, c.uid) for c in target.list_own()] == [(7, full_card().uid)]
 
 
 def test_a_second_create_of_the_same_uid_raises_contact_exists(
