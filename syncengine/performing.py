@@ -272,6 +272,7 @@ def _execute(
             status=status,
         )
 
+    target: Target | None = None
     try:
         target = target_for_linked_user(linked_user)
         try:
@@ -290,6 +291,8 @@ def _execute(
         return resume(f"{error}")
     except TargetError as error:
         if error.permanent:
+            if target is not None:
+                target.refusal_record(error=error)
             return attempt_close(run, attempt=attempt, error_text=str(error))
         return resume(f"The address book could not be reached: {error}")
     except PermanentError as error:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from preferences.selectors import EffectivePreferences, effective_preferences_get
 from profiles.models import LinkedUser
-from syncengine.healing import mailbox_changes_heal, mappings_heal
+from syncengine.healing import Healing, mailbox_changes_heal, mappings_heal
 from syncengine.held import held_decided_persons, held_deletions_record, held_persons_waiting
 from syncengine.models import HeldDeletion, PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.planner import PreferenceChange, RunPlan, plan_run
@@ -196,6 +196,16 @@ def sync_run_execute(
     kinds, change = run_kinds(run), run_preference_change(run)
     plan = plan_run(kinds=kinds, preferences=preferences, preference_change=change)
     window = sync_window_for(linked_user=linked_user, now=now)
+    existing = {m.person_id: m for m in PersonMapping.objects.filter(linked_user=linked_user)}
+    # The mapping is a cache of what we wrote: first and housekeeping runs compare it with
+    # the mailbox's own listing, and so does any run that finds no mapping at all (lost
+    # state, or a regular run before any full one), before deciding what to write. Other
+    # runs hear from the mailbox's change feed, where the target has one.
+    compare = bool(kinds & FULL_READ_KINDS) or not existing
+    feed = Healing() if compare else mailbox_changes_heal(target=target, existing=existing)
+    # Contacts to write again whatever this run's sources are (reported changed in the
+    # mailbox, or left unconfirmed by an earlier run): their persons are read too.
+    rewrite = frozenset(pid for pid, m in existing.items() if not m.content_hash)
     try:
         outcomes, only_transient, details = _load_sources(
             plan=plan,
@@ -207,7 +217,7 @@ def sync_run_execute(
         named = frozenset().union(*(o.person_ids for o in outcomes if o.ok))
         # Only persons no source archive described are read by id (appointments' mostly).
         persons = {pid: details[pid] for pid in named if pid in details}
-        if unread := named - persons.keys():
+        if unread := (named | rewrite) - persons.keys():
             persons.update(reads.persons_by_ids(client=client, person_ids=unread))
     except SignInNeeded as error:
         return _finish(
@@ -245,17 +255,12 @@ def sync_run_execute(
         )
         for person_id, person in persons.items()
     }
-    existing = {m.person_id: m for m in PersonMapping.objects.filter(linked_user=linked_user)}
     confirmed, keep = held_decided_persons(linked_user_id=linked_user.pk)
-    # The mapping is a cache of what we wrote: first and housekeeping runs compare it with
-    # the mailbox's own listing, and so does any run that finds no mapping at all (lost
-    # state, or a regular run before any full one), before deciding what to write.
-    if kinds & FULL_READ_KINDS or not existing:
+    healing = feed
+    if compare:
         healing = mappings_heal(
             run=run, target=target, existing=existing, cards=cards, provenance=plan.enabled
         )
-    else:
-        healing = mailbox_changes_heal(target=target, existing=existing)
     mapped = healing.mapped(existing)
     reconciliation = reconcile(
         mapped=mapped,

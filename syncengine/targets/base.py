@@ -154,5 +154,9 @@ class Target(ABC):
         no cursor yet, or the cursor expired): the housekeeping comparison covers those."""
         return None
 
+    def refusal_record(self, *, error: TargetError) -> None:  # noqa: B027 - most keep none
+        """A permanent refusal ended the run: remember it where the pages show it and the
+        scheduler waits on it (a withdrawn consent), for targets that keep such state."""
+
     def close(self) -> None:  # noqa: B027 - most targets have nothing to release
         """Release connections."""

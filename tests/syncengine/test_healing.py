@@ -54,6 +54,13 @@ class Mailbox(Protocol):
     def requests(self) -> list[str]: ...
 
 
+def _place(recording: RecordingTarget, person_id: int) -> str:
+    """The deterministic place of a person's card in the recording target."""
+    ref = recording.ref_for(_uid(person_id))
+    assert ref is not None
+    return ref
+
+
 def _uid(person_id: int) -> str:
     return contact_uid(context_identifier=TENANT, person_id=person_id)
 
@@ -68,7 +75,7 @@ class InMemory:
         return self.recording
 
     def ref_of(self, person_id: int) -> str:
-        return self.recording.ref_for(_uid(person_id))
+        return _place(self.recording, person_id)
 
     def ours(self) -> list[int]:
         return sorted(s.card.person_id for s in self.recording.contacts.values() if s.marked)
@@ -451,7 +458,7 @@ def test_our_own_card_is_preferred_over_a_copy_that_kept_our_mark(
     )
     run(RunKind.FIRST)
     leaving = min(_members(ingrid_link, "selection"))
-    own_ref = recording.ref_for(_uid(leaving))
+    own_ref = _place(recording, leaving)
     recording.mailbox_put("/contacts/copy.vcf", replace(recording.contacts[own_ref].card))
     PersonMapping.objects.filter(linked_user=ingrid_link).delete()
     _leave(sandbox, leaving)
@@ -485,7 +492,7 @@ def test_a_mapping_that_points_at_a_copy_moves_to_our_own_card(
     )
     run(RunKind.FIRST)
     leaving = min(_members(ingrid_link, "selection"))
-    own_ref = recording.ref_for(_uid(leaving))
+    own_ref = _place(recording, leaving)
     recording.mailbox_put("/contacts/copy.vcf", replace(recording.contacts[own_ref].card))
     PersonMapping.objects.filter(linked_user=ingrid_link, person_id=leaving).update(
         target_ref="/contacts/copy.vcf", etag=recording.contacts["/contacts/copy.vcf"].etag

@@ -519,11 +519,6 @@ def test_an_expired_delta_token_is_started_again_and_the_feed_heals_afterwards(
     assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a regular run has cards only for appointment persons, so the change feed's "
-    "deletes and edits of persons named only by other sources wait for housekeeping",
-)
 def test_the_feed_heals_outlook_changes_to_persons_of_a_selection_at_the_next_regular_run(
     connect_ingrid: IngridConnector,
     run_graph: GraphRunner,
@@ -580,14 +575,7 @@ def revoke_and_run(
 @pytest.mark.parametrize(
     "token",
     [
-        pytest.param(
-            "cached",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Graph's 403 for an app token issued before the revocation becomes a "
-                "mailbox-permission error; MicrosoftConnection.failure is not set",
-            ),
-        ),
+        "cached",
         "fetched",
     ],
 )
@@ -638,11 +626,6 @@ def test_revoked_consent_fails_the_run_in_words_and_deletes_nothing(
     assert "An administrator connects it again on the profile page" in skipped.error_text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MSAL keeps the token endpoint's HTTP 400 for 60 s in the process-wide app, so "
-    "runs right after consent is granted again still fail and record the failure anew",
-)
 def test_consent_granted_again_lets_the_next_run_succeed(
     connect_ingrid: IngridConnector,
     run_graph: GraphRunner,

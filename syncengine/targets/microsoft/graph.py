@@ -216,7 +216,9 @@ class GraphClient:
                 self.sleep(backoff_seconds(attempt))
                 attempt += 1
                 continue
-            if response.status == 401 and not refreshed:
+            if response.status in (401, 403) and not refreshed:
+                # A token refused, or issued before the organisation withdrew its consent
+                # (tokens live an hour): a fresh one tells whether we are still let in.
                 refreshed = True
                 self._bearer(refused=token)
                 continue
@@ -288,6 +290,10 @@ class GraphClient:
                 permanent=True,
             )
         if response.status == 403:
+            # A refusal inside a $batch came with no chance of a fresh token: ask for one
+            # now, which raises ConsentLost when the organisation withdrew its consent.
+            with self._token_lock:
+                self._token = self.tokens(fresh=True)
             raise TargetError(
                 f"Microsoft 365 refused access to the mailbox {self.mailbox} while {doing} "
                 f"({response.describe()}). The app may lack the Contacts.ReadWrite permission, or "

@@ -191,6 +191,9 @@ def _app_token(*, directory_id: str, fresh: bool) -> str:
             permanent=True,
         )
     if result.get("error") in _CONSENT_ERRORS or codes & _CONSENT_CODES:
+        # MSAL keeps a refusal for a minute and answers it again without asking Microsoft:
+        # forget the application, so a consent given again works at the next attempt.
+        _cached_application.cache_clear()
         raise ConsentLost(
             "Microsoft 365 refused Synchronizer's access to the organisation (consent missing "
             f"or withdrawn). {ADMIN_MUST_CONSENT}. ({_describe(result)})"

@@ -162,11 +162,21 @@ class GraphTarget(Target):
             # The first token now, on this thread: a refused consent is told at once.
             target.client.token()
         except ConsentLost as lost:
-            if connection.access != MicrosoftAccess.DELEGATED:
-                connection.failure, connection.failed_at = str(lost)[:500], timezone.now()
-                connection.save(update_fields=["failure", "failed_at", "updated_at"])
+            target.refusal_record(error=lost)
             raise
         return target
+
+    def refusal_record(self, *, error: TargetError) -> None:
+        """A withdrawn consent goes on the organisation's connection (application access)
+        or the user's mailbox (delegated), where the pages tell it and runs wait on it."""
+        if not isinstance(error, ConsentLost):
+            return
+        if isinstance(self.tokens, DelegatedTokens):
+            consent_lost_record(target_account=self.account, message=str(error))
+            return
+        connection = self.account.linked_user.profile.microsoft_connection
+        connection.failure, connection.failed_at = str(error)[:500], timezone.now()
+        connection.save(update_fields=["failure", "failed_at", "updated_at"])
 
     def _after_round(self) -> None:
         if isinstance(self.tokens, DelegatedTokens):

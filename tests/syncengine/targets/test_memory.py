@@ -49,4 +49,4 @@ def test_list_own_rebuilds_what_is_there() -> None:
 
 
 def test_every_profile_target_kind_that_exists_is_listed() -> None:
-    assert set(TARGETS) == {"carddav"}
+    assert set(TARGETS) == {"carddav", "graph"}
