@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -29,8 +28,10 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 django.setup()
 
+from cards import make_cards  # noqa: E402
+
 from devservers.radicale import RadicaleProcess  # noqa: E402
-from syncengine.rendering import ContactCard, Phone  # noqa: E402
+from syncengine.rendering import ContactCard  # noqa: E402
 from syncengine.targets.carddav import (  # noqa: E402
     VCARD_CONTENT_TYPE,
     CardDAVTarget,
@@ -40,27 +41,6 @@ from syncengine.targets.carddav import (  # noqa: E402
 from syncengine.targets.carddav_discovery import carddav_addressbook_create  # noqa: E402
 
 CHUNK = 50
-
-
-def make_cards(count: int) -> list[ContactCard]:
-    return [
-        ContactCard(
-            uid=f"superoffice-bench-person-{n}",
-            person_id=n,
-            display_name=f"Bench Person {n:06d}",
-            first_name="Bench",
-            middle_name="",
-            last_name=f"Person {n:06d}",
-            salutation="Mx.",
-            job_title="Tester",
-            organization="Bench AS",
-            department="Load",
-            emails=(f"person{n:06d}@bench.example",),
-            phones=(Phone(number=f"+47 {n:08d}", kind="work", preferred=True),),
-            birthday=date(1980, 1, 1 + n % 28),
-        )
-        for n in range(count)
-    ]
 
 
 def bare_puts(

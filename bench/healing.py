@@ -20,7 +20,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,33 +35,13 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 django.setup()
 
+from cards import make_cards  # noqa: E402
+
 from devservers.radicale import RadicaleProcess  # noqa: E402
-from syncengine.rendering import ContactCard, Phone  # noqa: E402
 from syncengine.targets.carddav import CardDAVTarget  # noqa: E402
 from syncengine.targets.carddav_discovery import carddav_addressbook_create  # noqa: E402
 
 ROUNDS = 5
-
-
-def make_cards(count: int) -> list[ContactCard]:
-    return [
-        ContactCard(
-            uid=f"superoffice-bench-person-{n}",
-            person_id=n,
-            display_name=f"Bench Person {n:06d}",
-            first_name="Bench",
-            middle_name="",
-            last_name=f"Person {n:06d}",
-            salutation="Mx.",
-            job_title="Tester",
-            organization="Bench AS",
-            department="Load",
-            emails=(f"person{n:06d}@bench.example",),
-            phones=(Phone(number=f"+47 {n:08d}", kind="work", preferred=True),),
-            birthday=date(1980, 1, 1 + n % 28),
-        )
-        for n in range(count)
-    ]
 
 
 class Meter:

@@ -47,7 +47,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +55,8 @@ import requests
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from cards import bench_card  # noqa: E402
 
 from sandbox.microsoft.testing import MicrosoftControl, MicrosoftProcess  # noqa: E402
 from synchronizer.embedded_redis import embedded_redis_server  # noqa: E402
@@ -143,26 +144,14 @@ def most_in_a_window(sent: Sequence[Sent], *, window: float, admitted: bool) -> 
 
 
 def make_cards(count: int) -> list[ContactCard]:
-    from syncengine.rendering import ContactCard, Phone, contact_uid
+    from syncengine.rendering import contact_uid
 
     return [
-        ContactCard(
+        bench_card(
+            n,
             uid=contact_uid(context_identifier=TENANT, person_id=n),
-            person_id=n,
-            display_name=f"Bench Person {n:06d}",
-            first_name="Bench",
-            middle_name="",
-            last_name=f"Person {n:06d}",
-            salutation="Mx.",
-            job_title="Tester",
-            organization="Bench AS",
-            department="Load",
-            emails=(f"person{n:06d}@customer.example",),
-            phones=(
-                Phone(number=f"+47 {n:08d}", kind="work", preferred=True),
-                Phone(number=f"+47 9{n:07d}", kind="cell", preferred=False),
-            ),
-            birthday=date(1980, 1, 1 + n % 28),
+            email_domain="customer.example",
+            cell=True,
         )
         for n in range(1, count + 1)
     ]
