@@ -8,6 +8,7 @@ mailbox edit also through a real Celery worker."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -74,44 +75,104 @@ class WorkerKilled(BaseException):
     """A killed worker: nothing after it runs, not even `finally` blocks that write."""
 
 
-def sources_of(ingrid: LinkedUser, read: Reader, *selection_ids: int) -> dict[str, frozenset[int]]:
-    """What Ingrid's sources name right now, read straight from SuperOffice."""
-    named = {"appointments": read(ingrid, "appointments")}
-    for selection_id in selection_ids or (KEY_CUSTOMERS["id"],):
-        named[f"selection:{selection_id}"] = read(ingrid, "selection", selection_id=selection_id)
-    return named
+@dataclass(frozen=True)
+class Scene:
+    """Ingrid on a Microsoft 365 profile with all a test here works with: the SuperOffice
+    sandbox, the stand-in, her organisation and mailbox in it, and her runs."""
+
+    ingrid: LinkedUser
+    connect: IngridConnector
+    run: GraphRunner
+    mailbox: Mailbox
+    directory: Directory
+    microsoft: MicrosoftControl
+    sandbox: SandboxControl
+    read: Reader
+
+    def sources(self, *selection_ids: int) -> dict[str, frozenset[int]]:
+        """What Ingrid's sources name right now, read straight from SuperOffice."""
+        named = {"appointments": self.read(self.ingrid, "appointments")}
+        for selection_id in selection_ids or (KEY_CUSTOMERS["id"],):
+            named[f"selection:{selection_id}"] = self.read(
+                self.ingrid, "selection", selection_id=selection_id
+            )
+        return named
+
+    def persons(self, person_ids: Sequence[int]) -> dict[int, PersonRecord]:
+        with superoffice_client_for_linked_user(linked_user=self.ingrid) as client:
+            return reads.persons_by_ids(client=client, person_ids=person_ids)
+
+    def statuses(self) -> dict[str, int]:
+        """How often the stand-in answered each status since its stats were cleared (every
+        `$batch` sub-request counted on its own)."""
+        counted: dict[str, int] = self.microsoft.stats()["statuses"]
+        return counted
+
+    def new_appointment(self, *, person_id: int) -> None:
+        """An appointment of Ingrid's, the day after tomorrow, with `person_id`."""
+        start = (timezone.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
+        self.sandbox.create_appointment(
+            tenant=TENANT, associate_id=1, start=start, person_id=person_id
+        )
+
+    def outlook_delete_and_edit(self, *, deleted: int, edited: int) -> dict[int, dict[str, Any]]:
+        """Ingrid deletes one contact of ours in Outlook and edits another; return ours as
+        they were before."""
+        ours = self.mailbox.by_person()
+        mailbox = self.directory.ingrid["id"]
+        self.microsoft.contact_delete(user=mailbox, contact_id=ours[deleted]["id"])
+        self.microsoft.contact_edit(user=mailbox, contact_id=ours[edited]["id"], jobTitle="Edited")
+        return ours
+
+    def queued(self, kind: RunKind) -> SyncRun:
+        """A run of `kind` requested for Ingrid (as "Sync now" or the schedule does)."""
+        run = sync_run_request(linked_user_id=self.ingrid.pk, kind=kind)
+        assert run is not None
+        return run
+
+    def assert_every_person_once(self, expected: list[int]) -> None:
+        in_mailbox = self.mailbox.person_ids()
+        assert len(in_mailbox) == len(set(in_mailbox)), "a person has two contacts"
+        assert in_mailbox == expected
+        assert mapped_person_ids(self.ingrid) == expected
+        refs = dict(
+            PersonMapping.objects.filter(linked_user=self.ingrid).values_list(
+                "person_id", "target_ref"
+            )
+        )
+        assert {pid: c["id"] for pid, c in self.mailbox.by_person().items()} == refs
+
+
+@pytest.fixture
+def scene(
+    ingrid_link: LinkedUser,
+    connect_ingrid: IngridConnector,
+    run_graph: GraphRunner,
+    ingrid_mailbox: Mailbox,
+    nordlys_directory: Directory,
+    microsoft: MicrosoftControl,
+    sandbox: SandboxControl,
+    read: Reader,
+) -> Scene:
+    return Scene(
+        ingrid=ingrid_link,
+        connect=connect_ingrid,
+        run=run_graph,
+        mailbox=ingrid_mailbox,
+        directory=nordlys_directory,
+        microsoft=microsoft,
+        sandbox=sandbox,
+        read=read,
+    )
 
 
 def everyone(named: dict[str, frozenset[int]]) -> list[int]:
     return sorted(frozenset().union(*named.values()))
 
 
-def superoffice_persons(ingrid: LinkedUser, person_ids: Sequence[int]) -> dict[int, PersonRecord]:
-    with superoffice_client_for_linked_user(linked_user=ingrid) as client:
-        return reads.persons_by_ids(client=client, person_ids=person_ids)
-
-
 def only_in(named: dict[str, frozenset[int]], source: str) -> list[int]:
     others = frozenset().union(*(ids for key, ids in named.items() if key != source))
     return sorted(named[source] - others)
-
-
-def statuses(microsoft: MicrosoftControl) -> dict[str, int]:
-    """How often the stand-in answered each status since its stats were cleared (every
-    `$batch` sub-request counted on its own)."""
-    counted: dict[str, int] = microsoft.stats()["statuses"]
-    return counted
-
-
-def assert_every_person_once(mailbox: Mailbox, ingrid: LinkedUser, expected: list[int]) -> None:
-    in_mailbox = mailbox.person_ids()
-    assert len(in_mailbox) == len(set(in_mailbox)), "a person has two contacts"
-    assert in_mailbox == expected
-    assert mapped_person_ids(ingrid) == expected
-    refs = dict(
-        PersonMapping.objects.filter(linked_user=ingrid).values_list("person_id", "target_ref")
-    )
-    assert {pid: c["id"] for pid, c in mailbox.by_person().items()} == refs
 
 
 def _text(value: str) -> str | None:
@@ -152,73 +213,66 @@ def assert_shows(contact: dict[str, Any], person: PersonRecord, ingrid: LinkedUs
 
 
 def test_a_first_run_brings_every_person_into_the_folder_and_quiet_runs_write_nothing(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
-    named = sources_of(ingrid_link, read)
+    named = scene.sources()
     expected = everyone(named)
     assert all(named.values())
-    connect_ingrid()
-    microsoft.stats_clear()
+    scene.connect()
+    scene.microsoft.stats_clear()
 
-    run = run_graph(RunKind.FIRST)
+    run = scene.run(RunKind.FIRST)
 
     assert run.status == RunStatus.SUCCEEDED, run.error_text
     assert run.created_count == len(expected)
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
-    assert set(ingrid_mailbox.everything()) == set(ingrid_mailbox.folder())
-    persons = superoffice_persons(ingrid_link, expected)
-    for person_id, contact in ingrid_mailbox.by_person().items():
-        assert_shows(contact, persons[person_id], ingrid_link)
+    scene.assert_every_person_once(expected)
+    assert set(scene.mailbox.everything()) == set(scene.mailbox.folder())
+    persons = scene.persons(expected)
+    for person_id, contact in scene.mailbox.by_person().items():
+        assert_shows(contact, persons[person_id], scene.ingrid)
     provenance = dict(
-        PersonMapping.objects.filter(linked_user=ingrid_link).values_list("person_id", "provenance")
+        PersonMapping.objects.filter(linked_user=scene.ingrid).values_list(
+            "person_id", "provenance"
+        )
     )
     for person_id in expected:
         assert provenance[person_id] == sorted(k for k, ids in named.items() if person_id in ids)
-    stats = microsoft.stats()
+    stats = scene.microsoft.stats()
     assert stats["without_immutable_id"] == 0, stats["recent_without_immutable_id"]
     assert stats["largest_batch"] == 20
 
     # Nothing changed since: regular runs (the first starts the change feed) and a
     # housekeeping run send no write, and leave every contact as it was.
-    before = ingrid_mailbox.everything()
-    microsoft.stats_clear()
-    quiet = [run_graph(kind) for kind in (RunKind.REGULAR, RunKind.REGULAR, RunKind.HOUSEKEEPING)]
+    before = scene.mailbox.everything()
+    scene.microsoft.stats_clear()
+    quiet = [scene.run(kind) for kind in (RunKind.REGULAR, RunKind.REGULAR, RunKind.HOUSEKEEPING)]
     for run in quiet:
         assert run.status == RunStatus.SUCCEEDED, run.error_text
         assert run.created_count == run.updated_count == run.deleted_count == 0
         assert run.unchanged_count > 0
-    stats = microsoft.stats()
+    stats = scene.microsoft.stats()
     assert stats["batches"] == 0, "a run sent a $batch (writes or mark reads)"
     assert set(stats["statuses"]) <= {"200"}, stats["statuses"]
-    assert ingrid_mailbox.everything() == before
+    assert scene.mailbox.everything() == before
 
 
 def test_a_person_changed_in_superoffice_changes_and_one_who_left_leaves_her_mailbox(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    sandbox: SandboxControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
-    named = sources_of(ingrid_link, read)
+    named = scene.sources()
     on_appointment = only_in(named, "appointments")[0]
     in_selection = only_in(named, "selection:1")[0]
-    connect_ingrid()
-    run_graph(RunKind.FIRST)
-    before = ingrid_mailbox.by_person()
+    scene.connect()
+    scene.run(RunKind.FIRST)
+    before = scene.mailbox.by_person()
     for person_id in (on_appointment, in_selection):
-        sandbox.edit_person(tenant=TENANT, person_id=person_id, title=TITLE, mobilePhone="+47 99")
+        scene.sandbox.edit_person(
+            tenant=TENANT, person_id=person_id, title=TITLE, mobilePhone="+47 99"
+        )
 
     # A regular run reads the appointments: their persons are written again.
-    regular = run_graph(RunKind.REGULAR)
-    after = ingrid_mailbox.by_person()
+    regular = scene.run(RunKind.REGULAR)
+    after = scene.mailbox.by_person()
     assert regular.status == RunStatus.SUCCEEDED, regular.error_text
     assert (regular.created_count, regular.updated_count, regular.deleted_count) == (0, 1, 0)
     changed = after[on_appointment]
@@ -228,53 +282,46 @@ def test_a_person_changed_in_superoffice_changes_and_one_who_left_leaves_her_mai
     assert after[in_selection] == before[in_selection]
 
     # Housekeeping reads every source: the selection's person follows.
-    housekeeping = run_graph(RunKind.HOUSEKEEPING)
-    after = ingrid_mailbox.by_person()
+    housekeeping = scene.run(RunKind.HOUSEKEEPING)
+    after = scene.mailbox.by_person()
     assert housekeeping.status == RunStatus.SUCCEEDED, housekeeping.error_text
     assert (housekeeping.created_count, housekeeping.updated_count) == (0, 1)
     assert after[in_selection]["id"] == before[in_selection]["id"]
     assert after[in_selection]["jobTitle"] == TITLE
-    persons = superoffice_persons(ingrid_link, [on_appointment, in_selection])
+    persons = scene.persons([on_appointment, in_selection])
     for person_id, person in persons.items():
-        assert_shows(after[person_id], person, ingrid_link)
-    assert_every_person_once(ingrid_mailbox, ingrid_link, everyone(named))
+        assert_shows(after[person_id], person, scene.ingrid)
+    scene.assert_every_person_once(everyone(named))
 
     # A person who left her sources leaves her mailbox at the next housekeeping.
     leaving = only_in(named, "selection:1")[1]
     gone_ref = after[leaving]["id"]
-    sandbox.remove_selection_member(
+    scene.sandbox.remove_selection_member(
         tenant=TENANT, selection_id=KEY_CUSTOMERS["id"], person_id=leaving
     )
-    microsoft.stats_clear()
+    scene.microsoft.stats_clear()
 
-    run = run_graph(RunKind.HOUSEKEEPING)
+    run = scene.run(RunKind.HOUSEKEEPING)
 
     assert run.status == RunStatus.SUCCEEDED, run.error_text
     assert (run.created_count, run.updated_count, run.deleted_count) == (0, 0, 1)
-    assert gone_ref not in ingrid_mailbox.everything()
-    assert statuses(microsoft).get("204") == 1
-    assert_every_person_once(ingrid_mailbox, ingrid_link, sorted(set(everyone(named)) - {leaving}))
+    assert gone_ref not in scene.mailbox.everything()
+    assert scene.statuses().get("204") == 1
+    scene.assert_every_person_once(sorted(set(everyone(named)) - {leaving}))
 
 
 # --- foreign contacts ------------------------------------------------------------------------
 
 
 def test_foreign_contacts_in_and_outside_the_folder_stay_byte_identical(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    nordlys_directory: Directory,
-    sandbox: SandboxControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
-    named = sources_of(ingrid_link, read)
+    named = scene.sources()
     edited, leaving = only_in(named, "selection:1")[:2]
-    connect_ingrid()
-    run_graph(RunKind.FIRST)
-    ours = ingrid_mailbox.by_person()
-    mailbox = nordlys_directory.ingrid["id"]
+    scene.connect()
+    scene.run(RunKind.FIRST)
+    ours = scene.mailbox.by_person()
+    mailbox = scene.directory.ingrid["id"]
     twin = ours[edited]
     copied_mark = {
         "id": MARK_PROPERTY_ID,
@@ -282,7 +329,7 @@ def test_foreign_contacts_in_and_outside_the_folder_stay_byte_identical(
     }
     foreign = [
         # In our folder, looking like one of ours (same name and address), without our mark.
-        microsoft.contact_add(
+        scene.microsoft.contact_add(
             user=mailbox,
             folder=FOLDER,
             displayName=twin["displayName"],
@@ -291,33 +338,35 @@ def test_foreign_contacts_in_and_outside_the_folder_stay_byte_identical(
             categories=[CATEGORY],
         ),
         # In our folder, the user's own.
-        microsoft.contact_add(user=mailbox, folder=FOLDER, displayName="Mum", givenName="Mum"),
+        scene.microsoft.contact_add(
+            user=mailbox, folder=FOLDER, displayName="Mum", givenName="Mum"
+        ),
         # Outside the folder: the user's own, and a copy of ours that kept our mark.
-        microsoft.contact_add(user=mailbox, displayName="Dad", givenName="Dad"),
-        microsoft.contact_add(
+        scene.microsoft.contact_add(user=mailbox, displayName="Dad", givenName="Dad"),
+        scene.microsoft.contact_add(
             user=mailbox,
             displayName=ours[leaving]["displayName"],
             singleValueExtendedProperties=[copied_mark],
         ),
     ]
-    before = {contact["id"]: ingrid_mailbox.everything()[contact["id"]] for contact in foreign}
-    sandbox.edit_person(tenant=TENANT, person_id=edited, title=TITLE)
-    sandbox.remove_selection_member(
+    before = {contact["id"]: scene.mailbox.everything()[contact["id"]] for contact in foreign}
+    scene.sandbox.edit_person(tenant=TENANT, person_id=edited, title=TITLE)
+    scene.sandbox.remove_selection_member(
         tenant=TENANT, selection_id=KEY_CUSTOMERS["id"], person_id=leaving
     )
 
-    housekeeping = run_graph(RunKind.HOUSEKEEPING)
-    regular = run_graph(RunKind.REGULAR)
-    PersonMapping.objects.filter(linked_user=ingrid_link).delete()  # lost state, too
-    rebuilt = run_graph(RunKind.HOUSEKEEPING)
+    housekeeping = scene.run(RunKind.HOUSEKEEPING)
+    regular = scene.run(RunKind.REGULAR)
+    PersonMapping.objects.filter(linked_user=scene.ingrid).delete()  # lost state, too
+    rebuilt = scene.run(RunKind.HOUSEKEEPING)
 
     for run in (housekeeping, regular, rebuilt):
         assert run.status == RunStatus.SUCCEEDED, run.error_text
     assert (housekeeping.updated_count, housekeeping.deleted_count) == (1, 1)
-    everything = ingrid_mailbox.everything()
+    everything = scene.mailbox.everything()
     assert {ref: everything[ref] for ref in before} == before
-    assert ingrid_mailbox.by_person()[edited]["jobTitle"] == TITLE
-    assert_every_person_once(ingrid_mailbox, ingrid_link, sorted(set(everyone(named)) - {leaving}))
+    assert scene.mailbox.by_person()[edited]["jobTitle"] == TITLE
+    scene.assert_every_person_once(sorted(set(everyone(named)) - {leaving}))
 
 
 # --- a killed worker, a lost mapping ----------------------------------------------------------
@@ -326,17 +375,12 @@ def test_foreign_contacts_in_and_outside_the_folder_stay_byte_identical(
 @pytest.mark.parametrize("resumed_as", [RunKind.FIRST, RunKind.REGULAR])
 def test_a_worker_killed_after_the_mailbox_stored_a_batch_leaves_one_contact_each(
     resumed_as: RunKind,
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
+    scene: Scene,
     monkeypatch: pytest.MonkeyPatch,
-    read: Reader,
 ) -> None:
     """The worker dies once the stand-in has stored a whole group of creates (four
     `$batch`es), before the engine recorded any of them."""
-    expected = everyone(sources_of(ingrid_link, read, LEADS["id"]))
+    expected = everyone(scene.sources(LEADS["id"]))
     assert len(expected) > GraphTarget.batch_size, "two groups: one lands, one never starts"
     write_many = GraphTarget.write_many
 
@@ -346,65 +390,60 @@ def test_a_worker_killed_after_the_mailbox_stored_a_batch_leaves_one_contact_eac
             raise WorkerKilled
         raise AssertionError("only creates are written before the kill")
 
-    connect_ingrid([LEADS])
+    scene.connect([LEADS])
     monkeypatch.setattr(GraphTarget, "write_many", write_then_die)
     with pytest.raises(WorkerKilled):
-        run_graph(RunKind.FIRST)
+        scene.run(RunKind.FIRST)
     monkeypatch.setattr(GraphTarget, "write_many", write_many)
-    landed = ingrid_mailbox.person_ids()
+    landed = scene.mailbox.person_ids()
     assert len(landed) == GraphTarget.batch_size
-    pending = PersonMapping.objects.filter(linked_user=ingrid_link, target_ref="")
+    pending = PersonMapping.objects.filter(linked_user=scene.ingrid, target_ref="")
     assert sorted(pending.values_list("person_id", flat=True)) == landed, "written ahead"
-    microsoft.stats_clear()
+    scene.microsoft.stats_clear()
 
-    run = run_graph(resumed_as)
+    run = scene.run(resumed_as)
 
     assert run.status == RunStatus.SUCCEEDED, run.error_text
-    in_mailbox = ingrid_mailbox.person_ids()
+    in_mailbox = scene.mailbox.person_ids()
     assert len(in_mailbox) == len(set(in_mailbox)), "a person has two contacts"
     assert set(landed) <= set(in_mailbox)
     # Only persons whose create never reached the mailbox were created.
     assert run.created_count == len(set(in_mailbox) - set(landed))
-    assert statuses(microsoft).get("201", 0) == run.created_count
+    assert scene.statuses().get("201", 0) == run.created_count
     if resumed_as == RunKind.REGULAR:
         # A regular run reads the appointments only: housekeeping brings in the rest.
-        assert run_graph(RunKind.HOUSEKEEPING).status == RunStatus.SUCCEEDED
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
-    assert not PersonMapping.objects.filter(linked_user=ingrid_link, target_ref="").exists()
+        assert scene.run(RunKind.HOUSEKEEPING).status == RunStatus.SUCCEEDED
+    scene.assert_every_person_once(expected)
+    assert not PersonMapping.objects.filter(linked_user=scene.ingrid, target_ref="").exists()
 
 
 def test_a_lost_mapping_is_rebuilt_from_the_marks_without_a_create(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
-    named = sources_of(ingrid_link, read)
+    named = scene.sources()
     expected = everyone(named)
-    connect_ingrid()
-    run_graph(RunKind.FIRST)
-    refs = {pid: c["id"] for pid, c in ingrid_mailbox.by_person().items()}
-    PersonMapping.objects.filter(linked_user=ingrid_link).delete()
-    microsoft.stats_clear()
+    scene.connect()
+    scene.run(RunKind.FIRST)
+    refs = {pid: c["id"] for pid, c in scene.mailbox.by_person().items()}
+    PersonMapping.objects.filter(linked_user=scene.ingrid).delete()
+    scene.microsoft.stats_clear()
 
-    run = run_graph(RunKind.REGULAR)
+    run = scene.run(RunKind.REGULAR)
 
     assert run.status == RunStatus.SUCCEEDED, run.error_text
     assert run.created_count == 0
     assert run.healed["taken_back"] == len(expected)
-    assert "201" not in statuses(microsoft)
-    assert {pid: c["id"] for pid, c in ingrid_mailbox.by_person().items()} == refs
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
+    assert "201" not in scene.statuses()
+    assert {pid: c["id"] for pid, c in scene.mailbox.by_person().items()} == refs
+    scene.assert_every_person_once(expected)
     # Housekeeping rewrites, once, those the regular run did not read; then all is quiet.
-    housekeeping = run_graph(RunKind.HOUSEKEEPING)
+    housekeeping = scene.run(RunKind.HOUSEKEEPING)
     assert (housekeeping.created_count, housekeeping.deleted_count) == (0, 0)
     assert housekeeping.updated_count == len(only_in(named, "selection:1"))
-    quiet = run_graph(RunKind.HOUSEKEEPING)
+    quiet = scene.run(RunKind.HOUSEKEEPING)
     assert quiet.created_count == quiet.updated_count == quiet.deleted_count == 0
-    assert "201" not in statuses(microsoft)
-    assert {pid: c["id"] for pid, c in ingrid_mailbox.by_person().items()} == refs
+    assert "201" not in scene.statuses()
+    assert {pid: c["id"] for pid, c in scene.mailbox.by_person().items()} == refs
 
 
 # --- throttling ------------------------------------------------------------------------------
@@ -413,163 +452,123 @@ def test_a_lost_mapping_is_rebuilt_from_the_marks_without_a_create(
 @pytest.mark.parametrize("throttled_by", ["fault", "budget"])
 def test_sub_requests_throttled_inside_a_batch_are_sent_again_and_land_once(
     throttled_by: str,
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
     """429 inside the batch's 200: by an injected fault, or because the mailbox's window
     in Microsoft is smaller than our budget thinks (another app spends it too)."""
-    expected = everyone(sources_of(ingrid_link, read))
-    connect_ingrid()
+    expected = everyone(scene.sources())
+    scene.connect()
     if throttled_by == "fault":
-        microsoft.fault_add(
+        scene.microsoft.fault_add(
             path_contains="/contacts", method="POST", status=429, times=6, retry_after=1
         )
     else:
-        microsoft.throttling_set(budget=30, window_seconds=1)
-    microsoft.stats_clear()
+        scene.microsoft.throttling_set(budget=30, window_seconds=1)
+    scene.microsoft.stats_clear()
 
-    run = run_graph(RunKind.FIRST)
+    run = scene.run(RunKind.FIRST)
 
     assert run.status == RunStatus.SUCCEEDED, run.error_text
     assert run.failed_count == 0
     assert run.created_count == len(expected)
-    counted = statuses(microsoft)
+    counted = scene.statuses()
     assert counted.get("429", 0) >= (6 if throttled_by == "fault" else 1)
     assert counted.get("201") == len(expected) + 1  # and the folder
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
+    scene.assert_every_person_once(expected)
 
 
 def test_a_first_run_of_many_persons_keeps_within_four_requests_in_flight(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
-    expected = everyone(sources_of(ingrid_link, read, LEADS["id"]))
-    connect_ingrid([LEADS])
-    microsoft.throttling_set(concurrency=4)
-    microsoft.fault_add(path_contains="$batch", latency_ms=150)  # batches overlap
-    microsoft.stats_clear()
+    expected = everyone(scene.sources(LEADS["id"]))
+    scene.connect([LEADS])
+    scene.microsoft.throttling_set(concurrency=4)
+    scene.microsoft.fault_add(path_contains="$batch", latency_ms=150)  # batches overlap
+    scene.microsoft.stats_clear()
 
-    run = run_graph(RunKind.FIRST)
+    run = scene.run(RunKind.FIRST)
 
     assert run.status == RunStatus.SUCCEEDED, run.error_text
-    usage = ingrid_mailbox.usage()
+    usage = scene.mailbox.usage()
     assert 2 <= usage["max_concurrent"] <= 4
     assert usage["throttled"] == 0
-    assert "429" not in statuses(microsoft)
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
+    assert "429" not in scene.statuses()
+    scene.assert_every_person_once(expected)
 
 
 # --- the change feed -------------------------------------------------------------------------
 
 
 def test_an_expired_delta_token_is_started_again_and_the_feed_heals_afterwards(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    nordlys_directory: Directory,
-    sandbox: SandboxControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
-    named = sources_of(ingrid_link, read)
-    connect_ingrid()
-    run_graph(RunKind.FIRST)
-    assert run_graph(RunKind.REGULAR).status == RunStatus.SUCCEEDED  # the feed's start
-    expired = TargetAccount.objects.get(linked_user=ingrid_link).change_cursor
+    named = scene.sources()
+    scene.connect()
+    scene.run(RunKind.FIRST)
+    assert scene.run(RunKind.REGULAR).status == RunStatus.SUCCEEDED  # the feed's start
+    expired = TargetAccount.objects.get(linked_user=scene.ingrid).change_cursor
     assert expired
 
-    microsoft.delta_expire()
-    start = (timezone.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
-    sandbox.create_appointment(tenant=TENANT, associate_id=1, start=start, person_id=5101)
-    after_expiry = run_graph(RunKind.REGULAR)
+    scene.microsoft.delta_expire()
+    scene.new_appointment(person_id=5101)
+    after_expiry = scene.run(RunKind.REGULAR)
 
     assert after_expiry.status == RunStatus.SUCCEEDED, after_expiry.error_text
     assert (after_expiry.created_count, after_expiry.updated_count) == (1, 0)
-    cursor = TargetAccount.objects.get(linked_user=ingrid_link).change_cursor
+    cursor = TargetAccount.objects.get(linked_user=scene.ingrid).change_cursor
     assert cursor
     assert cursor != expired
     expected = sorted({*everyone(named), 5101})
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
+    scene.assert_every_person_once(expected)
 
     # A delete and an edit in Outlook after the new start: the next regular run heals them.
-    ours = ingrid_mailbox.by_person()
     deleted, edited = only_in(named, "appointments")[:2]
-    mailbox = nordlys_directory.ingrid["id"]
-    microsoft.contact_delete(user=mailbox, contact_id=ours[deleted]["id"])
-    microsoft.contact_edit(user=mailbox, contact_id=ours[edited]["id"], jobTitle="Edited")
+    ours = scene.outlook_delete_and_edit(deleted=deleted, edited=edited)
 
-    healed = run_graph(RunKind.REGULAR)
+    healed = scene.run(RunKind.REGULAR)
 
     assert healed.status == RunStatus.SUCCEEDED, healed.error_text
     assert healed.healed == {"recreated": 1, "overwritten": 1}
     assert (healed.created_count, healed.updated_count) == (1, 1)
-    now = ingrid_mailbox.by_person()
+    now = scene.mailbox.by_person()
     assert now[edited]["id"] == ours[edited]["id"]
     assert now[edited]["jobTitle"] == ours[edited]["jobTitle"]
     assert now[deleted]["id"] != ours[deleted]["id"]
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
+    scene.assert_every_person_once(expected)
 
 
 def test_the_feed_heals_outlook_changes_to_persons_of_a_selection_at_the_next_regular_run(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    nordlys_directory: Directory,
-    read: Reader,
+    scene: Scene,
 ) -> None:
     """healing.py: "ours are rewritten or re-created at once, instead of at the next
     housekeeping" — also for a person a regular run does not read (a selection's)."""
-    named = sources_of(ingrid_link, read)
-    connect_ingrid()
-    run_graph(RunKind.FIRST)
-    run_graph(RunKind.REGULAR)  # the feed's start
-    ours = ingrid_mailbox.by_person()
+    named = scene.sources()
+    scene.connect()
+    scene.run(RunKind.FIRST)
+    scene.run(RunKind.REGULAR)  # the feed's start
     deleted, edited = only_in(named, "selection:1")[:2]
-    mailbox = nordlys_directory.ingrid["id"]
-    microsoft.contact_delete(user=mailbox, contact_id=ours[deleted]["id"])
-    microsoft.contact_edit(user=mailbox, contact_id=ours[edited]["id"], jobTitle="Edited")
+    ours = scene.outlook_delete_and_edit(deleted=deleted, edited=edited)
 
-    healed = run_graph(RunKind.REGULAR)
+    healed = scene.run(RunKind.REGULAR)
 
     assert healed.status == RunStatus.SUCCEEDED, healed.error_text
-    now = ingrid_mailbox.by_person()
+    now = scene.mailbox.by_person()
     assert now[edited]["jobTitle"] == ours[edited]["jobTitle"]
     assert deleted in now
-    assert_every_person_once(ingrid_mailbox, ingrid_link, everyone(named))
+    scene.assert_every_person_once(everyone(named))
 
 
 # --- consent -----------------------------------------------------------------------------
 
 
-def revoke_and_run(
-    *,
-    microsoft: MicrosoftControl,
-    directory: Directory,
-    ingrid: LinkedUser,
-    sandbox: SandboxControl,
-    leaving: int,
-) -> SyncRun:
+def revoke_and_run(scene: Scene, *, leaving: int) -> SyncRun:
     """Work for a run to do (a new person, one who left), the consent revoked, the run."""
-    sandbox.remove_selection_member(
+    scene.sandbox.remove_selection_member(
         tenant=TENANT, selection_id=KEY_CUSTOMERS["id"], person_id=leaving
     )
-    start = (timezone.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
-    sandbox.create_appointment(tenant=TENANT, associate_id=1, start=start, person_id=5101)
-    microsoft.consent_set(directory_id=directory.directory_id, granted=False)
-    queued = sync_run_request(linked_user_id=ingrid.pk, kind=RunKind.HOUSEKEEPING)
-    assert queued is not None
-    return sync_run_perform(run_id=queued.pk)
+    scene.new_appointment(person_id=5101)
+    scene.microsoft.consent_set(directory_id=scene.directory.directory_id, granted=False)
+    return sync_run_perform(run_id=scene.queued(RunKind.HOUSEKEEPING).pk)
 
 
 @pytest.mark.parametrize(
@@ -581,95 +580,65 @@ def revoke_and_run(
 )
 def test_revoked_consent_fails_the_run_in_words_and_deletes_nothing(
     token: str,
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    nordlys_directory: Directory,
-    sandbox: SandboxControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
     """`cached`: the worker holds an app token from before the revocation (Microsoft's
     tokens live an hour, and Graph refuses them with 403 once consent is gone). `fetched`:
     tokens are short-lived, so the run asks for one and the token endpoint refuses it."""
-    named = sources_of(ingrid_link, read)
+    named = scene.sources()
     if token == "fetched":
-        microsoft.token_lifetime_set(seconds=60)  # MSAL never reuses so short a token
-    connect_ingrid()
-    run_graph(RunKind.FIRST)
-    before = ingrid_mailbox.everything()
-    rows = mapped_person_ids(ingrid_link)
+        scene.microsoft.token_lifetime_set(seconds=60)  # MSAL never reuses so short a token
+    scene.connect()
+    scene.run(RunKind.FIRST)
+    before = scene.mailbox.everything()
+    rows = mapped_person_ids(scene.ingrid)
 
-    refused = revoke_and_run(
-        microsoft=microsoft,
-        directory=nordlys_directory,
-        ingrid=ingrid_link,
-        sandbox=sandbox,
-        leaving=only_in(named, "selection:1")[0],
-    )
+    refused = revoke_and_run(scene, leaving=only_in(named, "selection:1")[0])
 
     assert refused.status == RunStatus.FAILED
     assert "An administrator of the Microsoft 365 organisation must grant consent again" in (
         refused.error_text
     )
-    connection = MicrosoftConnection.objects.get(profile=ingrid_link.profile)
+    connection = MicrosoftConnection.objects.get(profile=scene.ingrid.profile)
     assert "must grant consent again on the profile page" in connection.failure
     assert connection.failed_at is not None
-    assert ingrid_mailbox.everything() == before
-    assert mapped_person_ids(ingrid_link) == rows
+    assert scene.mailbox.everything() == before
+    assert mapped_person_ids(scene.ingrid) == rows
     # Until then her runs wait, saying why.
-    waiting = sync_run_request(linked_user_id=ingrid_link.pk, kind=RunKind.REGULAR)
-    assert waiting is not None
+    waiting = scene.queued(RunKind.REGULAR)
     skipped = sync_run_perform(run_id=waiting.pk)
     assert skipped.status == RunStatus.SKIPPED
     assert "An administrator connects it again on the profile page" in skipped.error_text
 
 
 def test_consent_granted_again_lets_the_next_run_succeed(
-    connect_ingrid: IngridConnector,
-    run_graph: GraphRunner,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
+    scene: Scene,
     ingrid: User,
-    microsoft: MicrosoftControl,
-    nordlys_directory: Directory,
-    sandbox: SandboxControl,
-    read: Reader,
 ) -> None:
-    named = sources_of(ingrid_link, read)
+    named = scene.sources()
     leaving = only_in(named, "selection:1")[0]
-    microsoft.token_lifetime_set(seconds=60)  # each run asks the token endpoint
-    connect_ingrid()
-    run_graph(RunKind.FIRST)
-    refused = revoke_and_run(
-        microsoft=microsoft,
-        directory=nordlys_directory,
-        ingrid=ingrid_link,
-        sandbox=sandbox,
-        leaving=leaving,
-    )
+    scene.microsoft.token_lifetime_set(seconds=60)  # each run asks the token endpoint
+    scene.connect()
+    scene.run(RunKind.FIRST)
+    refused = revoke_and_run(scene, leaving=leaving)
     assert refused.status == RunStatus.FAILED
 
     # The administrator grants consent again: Microsoft's page, then our callback.
-    microsoft.consent_set(directory_id=nordlys_directory.directory_id, granted=True)
+    scene.microsoft.consent_set(directory_id=scene.directory.directory_id, granted=True)
     organisation_consent_finish(
-        profile=ingrid_link.profile,
+        profile=scene.ingrid.profile,
         user=ingrid,
-        query=consent_answer(nordlys_directory),
+        query=consent_answer(scene.directory),
         expected_state=CONSENT_STATE,
     )
-    assert MicrosoftConnection.objects.get(profile=ingrid_link.profile).failure == ""
-    again = sync_run_request(linked_user_id=ingrid_link.pk, kind=RunKind.HOUSEKEEPING)
-    assert again is not None
+    assert MicrosoftConnection.objects.get(profile=scene.ingrid.profile).failure == ""
+    again = scene.queued(RunKind.HOUSEKEEPING)
     done = sync_run_perform(run_id=again.pk)
 
     assert done.status == RunStatus.SUCCEEDED, done.error_text
     assert (done.created_count, done.deleted_count) == (1, 1)
-    assert MicrosoftConnection.objects.get(profile=ingrid_link.profile).failure == ""
-    assert_every_person_once(
-        ingrid_mailbox, ingrid_link, sorted({*everyone(named), 5101} - {leaving})
-    )
+    assert MicrosoftConnection.objects.get(profile=scene.ingrid.profile).failure == ""
+    scene.assert_every_person_once(sorted({*everyone(named), 5101} - {leaving}))
 
 
 # --- through a real worker ---------------------------------------------------------------
@@ -678,43 +647,34 @@ def test_consent_granted_again_lets_the_next_run_succeed(
 @pytest.mark.django_db(transaction=True)
 def test_runs_through_a_real_worker_into_the_stand_in(
     graph_worker: WorkerProcess,
-    connect_ingrid: IngridConnector,
-    ingrid_mailbox: Mailbox,
-    ingrid_link: LinkedUser,
-    microsoft: MicrosoftControl,
-    nordlys_directory: Directory,
-    sandbox: SandboxControl,
-    read: Reader,
+    scene: Scene,
 ) -> None:
-    named = sources_of(ingrid_link, read)
+    named = scene.sources()
     on_appointment = only_in(named, "appointments")[0]
 
     # Connecting the organisation queues the first run, which the worker picks up.
-    connect_ingrid()
-    first = finished(SyncRun.objects.get(linked_user=ingrid_link).pk, worker=graph_worker)
+    scene.connect()
+    first = finished(SyncRun.objects.get(linked_user=scene.ingrid).pk, worker=graph_worker)
     assert first.kind == RunKind.FIRST
     assert first.status == RunStatus.SUCCEEDED, first.error_text
     assert first.created_count == len(everyone(named))
-    assert_every_person_once(ingrid_mailbox, ingrid_link, everyone(named))
+    scene.assert_every_person_once(everyone(named))
 
     # Sync now: a changed person and a new one on an appointment; the feed starts.
-    sandbox.edit_person(tenant=TENANT, person_id=on_appointment, title=TITLE)
-    start = (timezone.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
-    sandbox.create_appointment(tenant=TENANT, associate_id=1, start=start, person_id=5101)
-    regular = sync_run_request(linked_user_id=ingrid_link.pk, kind=RunKind.REGULAR)
-    assert regular is not None
+    scene.sandbox.edit_person(tenant=TENANT, person_id=on_appointment, title=TITLE)
+    scene.new_appointment(person_id=5101)
+    regular = scene.queued(RunKind.REGULAR)
     done = finished(regular.pk, worker=graph_worker)
     assert done.status == RunStatus.SUCCEEDED, done.error_text
     assert (done.created_count, done.updated_count) == (1, 1)
-    assert ingrid_mailbox.by_person()[on_appointment]["jobTitle"] == TITLE
-    assert TargetAccount.objects.get(linked_user=ingrid_link).change_cursor
+    assert scene.mailbox.by_person()[on_appointment]["jobTitle"] == TITLE
+    assert TargetAccount.objects.get(linked_user=scene.ingrid).change_cursor
 
     # A contact deleted in Outlook is back after the next regular run.
     expected = sorted({*everyone(named), 5101})
-    removed = ingrid_mailbox.by_person()[expected[0]]["id"]
-    microsoft.contact_delete(user=nordlys_directory.ingrid["id"], contact_id=removed)
-    healing = sync_run_request(linked_user_id=ingrid_link.pk, kind=RunKind.REGULAR)
-    assert healing is not None
+    removed = scene.mailbox.by_person()[expected[0]]["id"]
+    scene.microsoft.contact_delete(user=scene.directory.ingrid["id"], contact_id=removed)
+    healing = scene.queued(RunKind.REGULAR)
     healed = finished(healing.pk, worker=graph_worker)
     assert healed.status == RunStatus.SUCCEEDED, healed.error_text
-    assert_every_person_once(ingrid_mailbox, ingrid_link, expected)
+    scene.assert_every_person_once(expected)
