@@ -1,7 +1,9 @@
-"""Pressing the Microsoft 365 stand-in's own buttons, as a browser would, for view tests."""
+"""What the Microsoft 365 view tests share: pressing the stand-in's own buttons, as a
+browser would, and a profile whose mailboxes are in Microsoft 365."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
@@ -9,12 +11,22 @@ import requests
 from django.conf import settings
 from django.test import Client
 
+from profiles.models import SyncProfile, TargetKind, Tenant, User
+from profiles.services import profile_create
+
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 # Microsoft accepts our callbacks only on registered addresses; the stand-in registers
 # every loopback address, so the test client speaks as 127.0.0.1.
 HOST = "127.0.0.1"
+
+Login = Callable[[User], Client]
+
+
+def microsoft_profile(tenant: Tenant, name: str) -> SyncProfile:
+    """A profile of `tenant` whose mailboxes are in Microsoft 365 (application access)."""
+    return profile_create(tenant=tenant, name=name, target_kind=TargetKind.MICROSOFT_GRAPH)
 
 
 def microsoft_press(url: str, *, user_id: str | None = None) -> str:

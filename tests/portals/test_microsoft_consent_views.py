@@ -4,7 +4,6 @@ charlie administers Globex (404)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,23 +18,20 @@ from profiles.models import (
     MicrosoftConnection,
     SyncProfile,
     TargetAccount,
-    TargetKind,
     Tenant,
     User,
 )
-from profiles.services import profile_create
 from sandbox.microsoft.testing import MicrosoftControl
 from syncengine.microsoft_views import CONSENT_SESSION_KEY
-from tests.portals.microsoft_pages import HOST, come_back, microsoft_press
+from tests.portals.microsoft_pages import HOST, Login, come_back, microsoft_press, microsoft_profile
 from tests.portals.pages import messages_of
 
-Login = Callable[[User], Client]
 DIRECTORY = "3f6b1c9e-8a7d-4e21-9b55-0c2d4e6f8a10"
 
 
 @pytest.fixture
 def acme_365(acme: Tenant) -> SyncProfile:
-    return profile_create(tenant=acme, name="Acme 365", target_kind=TargetKind.MICROSOFT_GRAPH)
+    return microsoft_profile(acme, "Acme 365")
 
 
 @pytest.fixture
@@ -51,6 +47,17 @@ def contoso(microsoft: MicrosoftControl) -> dict[str, Any]:
 
 def connect_url(profile: SyncProfile) -> str:
     return f"/manage/profiles/{profile.code}/microsoft/connect/"
+
+
+def setting_url(profile: SyncProfile, setting: str = "folder") -> str:
+    return f"/manage/profiles/{profile.code}/microsoft/{setting}/"
+
+
+def consent_started(client: Client, profile: SyncProfile) -> None:
+    """As if the connection of `profile` had been started here, with the state "s"."""
+    session = client.session
+    session[CONSENT_SESSION_KEY] = {"profile": str(profile.code), "state": "s"}
+    session.save()
 
 
 def start(client: Client, profile: SyncProfile) -> str:
@@ -138,9 +145,7 @@ class TestConnectOrganisation:
         self, login: Login, alice: User, acme_365: SyncProfile
     ) -> None:
         client = login(alice)
-        session = client.session
-        session[CONSENT_SESSION_KEY] = {"profile": str(acme_365.code), "state": "s"}
-        session.save()
+        consent_started(client, acme_365)
 
         response = client.get(
             "/manage/microsoft/consent/?admin_consent=True&tenant=../evil&state=s", follow=True
@@ -159,9 +164,7 @@ class TestConnectOrganisation:
         bob_link.save()
         TargetAccount.objects.create(linked_user=bob_link, remote_user_id="u-1")
         client = login(alice)
-        session = client.session
-        session[CONSENT_SESSION_KEY] = {"profile": str(acme_365.code), "state": "s"}
-        session.save()
+        consent_started(client, acme_365)
         other = "0a0a0a0a-1b1b-2c2c-3d3d-4e4e4e4e4e4e"
 
         response = client.get(
@@ -243,9 +246,7 @@ class TestConnectOrganisation:
         self, login: Login, charlie: User, acme_365: SyncProfile
     ) -> None:
         client = login(charlie)
-        session = client.session
-        session[CONSENT_SESSION_KEY] = {"profile": str(acme_365.code), "state": "s"}
-        session.save()
+        consent_started(client, acme_365)
 
         response = client.get(
             f"/manage/microsoft/consent/?admin_consent=True&tenant={DIRECTORY}&state=s"
@@ -262,7 +263,7 @@ class TestConnectOrganisation:
 class TestFolderAndAccess:
     def test_the_folder_is_renamed(self, login: Login, alice: User, acme_365: SyncProfile) -> None:
         response = login(alice).post(
-            f"/manage/profiles/{acme_365.code}/microsoft/folder/",
+            setting_url(acme_365),
             {"folder_name": "  CRM   contacts "},
             follow=True,
         )
@@ -275,7 +276,7 @@ class TestFolderAndAccess:
         self, login: Login, alice: User, acme_365: SyncProfile, name: str
     ) -> None:
         response = login(alice).post(
-            f"/manage/profiles/{acme_365.code}/microsoft/folder/",
+            setting_url(acme_365),
             {"folder_name": name},
             follow=True,
         )
@@ -292,7 +293,7 @@ class TestFolderAndAccess:
         TargetAccount.objects.create(linked_user=bob_link, remote_user_id="u", folder_id="f")
 
         response = login(alice).post(
-            f"/manage/profiles/{acme_365.code}/microsoft/folder/",
+            setting_url(acme_365),
             {"folder_name": "Other"},
             follow=True,
         )
@@ -303,7 +304,7 @@ class TestFolderAndAccess:
     def test_the_access_mode_switches(
         self, login: Login, alice: User, acme_365: SyncProfile
     ) -> None:
-        url = f"/manage/profiles/{acme_365.code}/microsoft/access/"
+        url = setting_url(acme_365, "access")
 
         response = login(alice).post(url, {"access": "delegated"}, follow=True)
 
@@ -316,23 +317,20 @@ class TestFolderAndAccess:
         assert MicrosoftConnection.objects.get(profile=acme_365).access == "delegated"
 
     @pytest.mark.parametrize("action", ["folder", "access"])
-    def test_member_gets_403(
-        self, login: Login, bob: User, acme_365: SyncProfile, action: str
+    @pytest.mark.parametrize(("who", "status"), [("bob", 403), ("charlie", 404)])
+    def test_member_gets_403_and_other_tenant_404(
+        self,
+        login: Login,
+        acme_365: SyncProfile,
+        action: str,
+        who: str,
+        status: int,
+        request: pytest.FixtureRequest,
     ) -> None:
-        url = f"/manage/profiles/{acme_365.code}/microsoft/{action}/"
-        response = login(bob).post(url, {"folder_name": "B", "access": "delegated"})
+        user = request.getfixturevalue(who)
+        url = setting_url(acme_365, action)
+        response = login(user).post(url, {"folder_name": "X", "access": "delegated"})
 
-        assert response.status_code == 403
-        connection = MicrosoftConnection.objects.get(profile=acme_365)
-        assert (connection.folder_name, connection.access) == ("SuperOffice", "application")
-
-    @pytest.mark.parametrize("action", ["folder", "access"])
-    def test_other_tenant_gets_404(
-        self, login: Login, charlie: User, acme_365: SyncProfile, action: str
-    ) -> None:
-        url = f"/manage/profiles/{acme_365.code}/microsoft/{action}/"
-        response = login(charlie).post(url, {"folder_name": "C", "access": "delegated"})
-
-        assert response.status_code == 404
+        assert response.status_code == status
         connection = MicrosoftConnection.objects.get(profile=acme_365)
         assert (connection.folder_name, connection.access) == ("SuperOffice", "application")

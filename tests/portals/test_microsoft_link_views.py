@@ -5,11 +5,9 @@ Globex (404)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from profiles.models import (
@@ -18,25 +16,24 @@ from profiles.models import (
     MicrosoftConnection,
     SyncProfile,
     TargetAccount,
-    TargetKind,
     Tenant,
     User,
 )
-from profiles.services import linked_user_link, profile_create
+from profiles.services import linked_user_link
 from sandbox.microsoft.testing import MicrosoftControl
 from syncengine.microsoft_portal import mailboxes_match_linked
 from syncengine.models import RunKind, SyncRun
 from syncengine.readiness import link_waiting_for
 from tests.plugins.nordlys import INGRID, OLA
+from tests.portals.microsoft_pages import Login, microsoft_profile
 from tests.portals.pages import messages_of
 
-Login = Callable[[User], Client]
 KARI = "kari.lie@nordlys-demo.example"
 MAJA = "maja.nilsen@nordlys-demo.example"  # has no mailbox in the organisation
 
 
 @pytest.fixture
-def organisation(microsoft: MicrosoftControl, microsoft_settings: Any) -> dict[str, str]:
+def nordlys_directory(microsoft: MicrosoftControl, microsoft_settings: Any) -> dict[str, str]:
     """Nordlys's Microsoft 365 organisation, consented: mailboxes of Ingrid, Ola and Kari
     (Kari's under another sign-in name, her mail in upper case)."""
     directory_id = microsoft.directory_create(name="Nordlys", domain="nordlys-demo.example")
@@ -56,15 +53,20 @@ def organisation(microsoft: MicrosoftControl, microsoft_settings: Any) -> dict[s
 
 @pytest.fixture
 def nordlys_365(nordlys: Tenant) -> SyncProfile:
-    return profile_create(
-        tenant=nordlys, name="Nordlys 365", target_kind=TargetKind.MICROSOFT_GRAPH
-    )
+    return microsoft_profile(nordlys, "Nordlys 365")
 
 
 def connect(profile: SyncProfile, organisation: dict[str, str], user: User | None = None) -> None:
     MicrosoftConnection.objects.filter(profile=profile).update(
         directory_id=organisation["directory_id"], consented_at=timezone.now(), consented_by=user
     )
+
+
+@pytest.fixture
+def organisation(nordlys_365: SyncProfile, nordlys_directory: dict[str, str]) -> dict[str, str]:
+    """Nordlys's organisation, connected to the profile."""
+    connect(nordlys_365, nordlys_directory)
+    return nordlys_directory
 
 
 def page(profile: SyncProfile) -> str:
@@ -83,8 +85,6 @@ class TestLinkUsersPage:
         nordlys_365: SyncProfile,
         organisation: dict[str, str],
     ) -> None:
-        connect(nordlys_365, organisation)
-
         response = login(ingrid).get(page(nordlys_365))
 
         assert response.status_code == 200
@@ -110,7 +110,6 @@ class TestLinkUsersPage:
         organisation: dict[str, str],
         microsoft: MicrosoftControl,
     ) -> None:
-        connect(nordlys_365, organisation)
         microsoft.consent_set(directory_id=organisation["directory_id"], granted=False)
 
         response = login(ingrid).get(page(nordlys_365))
@@ -140,8 +139,6 @@ class TestLinkOne:
         published_runs: list[int],
         django_capture_on_commit_callbacks: Any,
     ) -> None:
-        connect(nordlys_365, organisation)
-
         with django_capture_on_commit_callbacks(execute=True):
             response = login(ingrid).post(link_url(nordlys_365), {"associate_id": "2"}, follow=True)
 
@@ -161,8 +158,6 @@ class TestLinkOne:
         nordlys_365: SyncProfile,
         organisation: dict[str, str],
     ) -> None:
-        connect(nordlys_365, organisation)
-
         response = login(ingrid).post(link_url(nordlys_365), {"associate_id": "4"}, follow=True)
 
         assert not LinkedUser.objects.exists()
@@ -180,8 +175,6 @@ class TestLinkOne:
         organisation: dict[str, str],
         associate_id: str,
     ) -> None:
-        connect(nordlys_365, organisation)
-
         response = login(ingrid).post(
             link_url(nordlys_365), {"associate_id": associate_id}, follow=True
         )
@@ -197,7 +190,6 @@ class TestLinkOne:
         nordlys_365: SyncProfile,
         organisation: dict[str, str],
     ) -> None:
-        connect(nordlys_365, organisation)
         client = login(ingrid)
         client.post(link_url(nordlys_365), {"associate_id": "2"})
 
@@ -239,21 +231,20 @@ class TestLinkOne:
         assert published_runs == []
 
     @pytest.mark.parametrize("what", ["link", "link-all"])
-    def test_member_gets_403(
-        self, login: Login, ola: User, nordlys_365: SyncProfile, what: str
+    @pytest.mark.parametrize(("who", "status"), [("ola", 403), ("charlie", 404)])
+    def test_member_gets_403_and_other_tenant_404(
+        self,
+        login: Login,
+        nordlys_365: SyncProfile,
+        what: str,
+        who: str,
+        status: int,
+        request: pytest.FixtureRequest,
     ) -> None:
-        response = login(ola).post(link_url(nordlys_365, what), {"associate_id": "2"})
+        user = request.getfixturevalue(who)
+        response = login(user).post(link_url(nordlys_365, what), {"associate_id": "2"})
 
-        assert response.status_code == 403
-        assert not LinkedUser.objects.exists()
-
-    @pytest.mark.parametrize("what", ["link", "link-all"])
-    def test_other_tenant_gets_404(
-        self, login: Login, charlie: User, nordlys_365: SyncProfile, what: str
-    ) -> None:
-        response = login(charlie).post(link_url(nordlys_365, what), {"associate_id": "2"})
-
-        assert response.status_code == 404
+        assert response.status_code == status
         assert not LinkedUser.objects.exists()
 
     def test_it_only_takes_post(self, login: Login, ingrid: User, nordlys_365: SyncProfile) -> None:
@@ -268,8 +259,6 @@ class TestLinkAll:
         nordlys_365: SyncProfile,
         organisation: dict[str, str],
     ) -> None:
-        connect(nordlys_365, organisation)
-
         response = login(ingrid).post(link_url(nordlys_365, "link-all"), follow=True)
 
         accounts = {
@@ -292,7 +281,6 @@ class TestLinkAll:
         nordlys_365: SyncProfile,
         organisation: dict[str, str],
     ) -> None:
-        connect(nordlys_365, organisation)
         client = login(ingrid)
         client.post(link_url(nordlys_365, "link-all"))
 
@@ -309,7 +297,6 @@ class TestLinkAll:
         organisation: dict[str, str],
         microsoft: MicrosoftControl,
     ) -> None:
-        connect(nordlys_365, organisation)
         microsoft.consent_set(directory_id=organisation["directory_id"], granted=False)
 
         response = login(ingrid).post(link_url(nordlys_365, "link-all"), follow=True)
@@ -320,16 +307,16 @@ class TestLinkAll:
 
 
 def test_users_linked_by_email_get_their_mailbox_when_the_organisation_connects(
-    nordlys_365: SyncProfile, ingrid: User, organisation: dict[str, str]
+    nordlys_365: SyncProfile, ingrid: User, nordlys_directory: dict[str, str]
 ) -> None:
     link = linked_user_link(profile=nordlys_365, associate_id=3, email=KARI, full_name="Kari")
     lost = linked_user_link(profile=nordlys_365, associate_id=4, email=MAJA, full_name="Maja")
-    connect(nordlys_365, organisation, ingrid)
+    connect(nordlys_365, nordlys_directory, ingrid)
 
     assert mailboxes_match_linked(profile=nordlys_365) == 1
 
     account = TargetAccount.objects.get(linked_user=link)
-    assert account.remote_user_id == organisation[KARI]
+    assert account.remote_user_id == nordlys_directory[KARI]
     assert account.verified_at is not None
     assert not TargetAccount.objects.filter(linked_user=lost).exists()
     assert link_waiting_for(lost)[-1] == (

@@ -5,7 +5,6 @@ charlie administers Globex (404)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,19 +17,16 @@ from profiles.models import (
     MicrosoftConnection,
     SyncProfile,
     TargetAccount,
-    TargetKind,
     Tenant,
     User,
 )
-from profiles.services import linked_user_link, profile_create
+from profiles.services import linked_user_link
 from sandbox.microsoft.testing import MicrosoftControl
 from syncengine.microsoft_views import MAILBOX_SESSION_KEY
 from syncengine.models import RunKind, SyncRun
 from tests.plugins.nordlys import OLA
-from tests.portals.microsoft_pages import HOST, come_back, microsoft_press
+from tests.portals.microsoft_pages import HOST, Login, come_back, microsoft_press, microsoft_profile
 from tests.portals.pages import messages_of
-
-Login = Callable[[User], Client]
 
 
 @pytest.fixture
@@ -42,9 +38,7 @@ def organisation(microsoft: MicrosoftControl, microsoft_settings: Any) -> dict[s
 
 @pytest.fixture
 def delegated_profile(nordlys: Tenant) -> SyncProfile:
-    profile = profile_create(
-        tenant=nordlys, name="Nordlys 365", target_kind=TargetKind.MICROSOFT_GRAPH
-    )
+    profile = microsoft_profile(nordlys, "Nordlys 365")
     MicrosoftConnection.objects.filter(profile=profile).update(access=MicrosoftAccess.DELEGATED)
     return profile
 
