@@ -35,8 +35,9 @@ def acme_365(acme: Tenant) -> SyncProfile:
 
 
 @pytest.fixture
-def contoso(microsoft: MicrosoftControl) -> dict[str, Any]:
-    """A Microsoft 365 organisation with an administrator who can consent."""
+def contoso(microsoft: MicrosoftControl, microsoft_settings: None) -> dict[str, Any]:
+    """A Microsoft 365 organisation with an administrator who can consent (Django's
+    settings point at the stand-in)."""
     directory_id = microsoft.directory_create(name="Contoso", domain="contoso.example")
     admin = microsoft.user_create(
         directory_id=directory_id, display_name="Adele Vance", mail="adele@contoso.example",
@@ -68,12 +69,7 @@ def start(client: Client, profile: SyncProfile) -> str:
 
 class TestConnectOrganisation:
     def test_consent_given_connects_the_organisation(
-        self,
-        login: Login,
-        alice: User,
-        acme_365: SyncProfile,
-        contoso: dict[str, Any],
-        microsoft_settings: None,
+        self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
     ) -> None:
         client = login(alice)
         consent_page = start(client, acme_365)
@@ -95,12 +91,7 @@ class TestConnectOrganisation:
         assert CONSENT_SESSION_KEY not in client.session
 
     def test_consent_declined_changes_nothing(
-        self,
-        login: Login,
-        alice: User,
-        acme_365: SyncProfile,
-        contoso: dict[str, Any],
-        microsoft_settings: None,
+        self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
     ) -> None:
         client = login(alice)
 
@@ -114,12 +105,7 @@ class TestConnectOrganisation:
         ]
 
     def test_a_foreign_state_is_refused(
-        self,
-        login: Login,
-        alice: User,
-        acme_365: SyncProfile,
-        contoso: dict[str, Any],
-        microsoft_settings: None,
+        self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
     ) -> None:
         client = login(alice)
         location = microsoft_press(start(client, acme_365), user_id=contoso["admin"])
@@ -175,12 +161,7 @@ class TestConnectOrganisation:
         assert "consent was given for " + other in messages_of(response)[0]
 
     def test_consent_again_clears_a_lost_consent(
-        self,
-        login: Login,
-        alice: User,
-        acme_365: SyncProfile,
-        contoso: dict[str, Any],
-        microsoft_settings: None,
+        self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
     ) -> None:
         MicrosoftConnection.objects.filter(profile=acme_365).update(
             directory_id=contoso["id"],

@@ -79,11 +79,7 @@ def link_url(profile: SyncProfile, what: str = "link") -> str:
 
 class TestLinkUsersPage:
     def test_it_lists_users_beside_their_mailbox(
-        self,
-        login: Login,
-        ingrid: User,
-        nordlys_365: SyncProfile,
-        organisation: dict[str, str],
+        self, login: Login, ingrid: User, nordlys_365: SyncProfile, organisation: dict[str, str]
     ) -> None:
         response = login(ingrid).get(page(nordlys_365))
 
@@ -152,11 +148,7 @@ class TestLinkOne:
         assert (run.kind, published_runs) == (RunKind.FIRST, [run.pk])
 
     def test_a_user_without_a_mailbox_is_not_linked(
-        self,
-        login: Login,
-        ingrid: User,
-        nordlys_365: SyncProfile,
-        organisation: dict[str, str],
+        self, login: Login, ingrid: User, nordlys_365: SyncProfile, organisation: dict[str, str]
     ) -> None:
         response = login(ingrid).post(link_url(nordlys_365), {"associate_id": "4"}, follow=True)
 
@@ -184,11 +176,7 @@ class TestLinkOne:
         assert messages_of(response)
 
     def test_a_user_linked_already_is_not_linked_twice(
-        self,
-        login: Login,
-        ingrid: User,
-        nordlys_365: SyncProfile,
-        organisation: dict[str, str],
+        self, login: Login, ingrid: User, nordlys_365: SyncProfile, organisation: dict[str, str]
     ) -> None:
         client = login(ingrid)
         client.post(link_url(nordlys_365), {"associate_id": "2"})
@@ -253,11 +241,7 @@ class TestLinkOne:
 
 class TestLinkAll:
     def test_every_matching_user_is_linked(
-        self,
-        login: Login,
-        ingrid: User,
-        nordlys_365: SyncProfile,
-        organisation: dict[str, str],
+        self, login: Login, ingrid: User, nordlys_365: SyncProfile, organisation: dict[str, str]
     ) -> None:
         response = login(ingrid).post(link_url(nordlys_365, "link-all"), follow=True)
 
@@ -275,11 +259,7 @@ class TestLinkAll:
         assert "Maja Nilsen, Lars Lund" in said[1] or "Lars Lund, Maja Nilsen" in said[1]
 
     def test_nobody_left_is_said(
-        self,
-        login: Login,
-        ingrid: User,
-        nordlys_365: SyncProfile,
-        organisation: dict[str, str],
+        self, login: Login, ingrid: User, nordlys_365: SyncProfile, organisation: dict[str, str]
     ) -> None:
         client = login(ingrid)
         client.post(link_url(nordlys_365, "link-all"))
