@@ -364,7 +364,7 @@ def mailbox_changes_heal(*, target: Target, existing: dict[int, PersonMapping]) 
     we recorded, and are left alone."""
     healing = Healing()
     changes = target.changes()
-    if not changes:
+    if changes is None:
         return healing
     by_ref = {m.target_ref: m for m in existing.values() if m.target_ref}
     changed: list[PersonMapping] = []
@@ -381,6 +381,7 @@ def mailbox_changes_heal(*, target: Target, existing: dict[int, PersonMapping]) 
         mapping.content_hash = ""
         changed.append(mapping)
     PersonMapping.objects.bulk_update(changed, ["content_hash"])
+    target.changes_acknowledge()
     if changed:
         logger.info(
             "mailbox reported changes to our contacts",

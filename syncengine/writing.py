@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from django.db import transaction
+from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -64,25 +64,27 @@ def _groups(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
 
 
 def mappings_save(rows: Sequence[PersonMapping]) -> None:
-    """Save the written fields of existing rows in one statement: an upsert on (user,
-    person), because `bulk_update`'s CASE per field and row costs more than the write."""
+    """Save the written fields of existing rows: one UPDATE by id, sent for all rows at once
+    (`bulk_update`'s CASE per field and row costs more than the write it records). A row
+    deleted meanwhile (an address book moved, a held deletion applied) stays deleted."""
     if not rows:
         return
-    copies = [
-        PersonMapping(
-            linked_user_id=row.linked_user_id,
-            person_id=row.person_id,
-            target_uid=row.target_uid,
-            **{name: getattr(row, name) for name in MAPPING_WRITE_FIELDS},
-        )
+    meta = PersonMapping._meta
+    fields = [meta.get_field(name) for name in MAPPING_WRITE_FIELDS]
+    concrete = [field for field in fields if isinstance(field, models.Field)]
+    connection = connections[router.db_for_write(PersonMapping)]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in concrete)
+    where = quote(str(meta.pk.column if meta.pk else "id"))
+    # Only quoted table and column names are formatted in; the values travel as parameters.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where} = %s"  # noqa: S608
+    params = [
+        [field.get_db_prep_save(field.pre_save(row, add=False), connection) for field in concrete]
+        + [row.pk]
         for row in rows
     ]
-    PersonMapping.objects.bulk_create(
-        copies,
-        update_conflicts=True,
-        unique_fields=["linked_user", "person_id"],
-        update_fields=MAPPING_WRITE_FIELDS,
-    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _is_pending(mapping: PersonMapping) -> bool:
@@ -232,61 +234,71 @@ class Writer:
         written: list[tuple[ContactCard, PersonMapping]],
         writes: list[Write],
         outcomes: list[WriteOutcome],
+        *,
+        recreating: bool = False,
     ) -> None:
         saved: list[PersonMapping] = []
+        gone: list[tuple[ContactCard, PersonMapping]] = []
         created = updated = 0
         now = timezone.now()
         for (card, row), write, outcome in zip(written, writes, outcomes, strict=True):
-            result, was_create = self._settle(card, write, outcome)
+            if isinstance(outcome, ContactGone) and isinstance(write, Update):
+                gone.append((card, row))  # deleted in the mailbox: made again below
+                continue
+            result = self._settle(card, write, outcome)
             if result is None:
                 continue
             row.target_ref, row.etag, row.content_hash = result.ref, result.etag, card.content_hash
             row.updated_at = now
             saved.append(row)
-            # Rewriting a contact that was there (adopted, or re-created after a mailbox
-            # delete of an updated card) is an update, not a creation.
-            if was_create:
-                created += 1
+            # Rewriting a contact that was there (adopted, or made again after a mailbox
+            # delete) is an update, not a creation.
+            if isinstance(write, Create) and not isinstance(outcome, ContactExists):
+                if recreating:
+                    updated += 1
+                else:
+                    created += 1
             else:
                 updated += 1
         with transaction.atomic():
-            if saved:
-                mappings_save(saved)
+            mappings_save(saved)
             self._count(created=created, updated=updated)
-        self._after_group(len(written))
+        if gone:
+            self._recreate_group(gone)
+        if not recreating:
+            self._after_group(len(written))
+
+    def _recreate_group(self, gone: list[tuple[ContactCard, PersonMapping]]) -> None:
+        """Contacts the CRM still wants that someone deleted in the mailbox: created again,
+        their rows written ahead as pending first, like any create."""
+        for _, row in gone:
+            row.target_ref, row.etag, row.content_hash = "", "", ""
+        mappings_save([row for _, row in gone])
+        writes: list[Write] = [Create(card=card) for card, _ in gone]
+        outcomes = self.target.write_many(writes)
+        self._record_group(gone, writes, outcomes, recreating=True)
 
     def _settle(
         self, card: ContactCard, write: Write, outcome: WriteOutcome
-    ) -> tuple[WrittenContact | None, bool]:
-        """The contact one write left, following up where the target asked us to: adopt a
-        contact that exists already, re-create one deleted in the mailbox. Returns it and
-        whether the write created it; (None, _) when the write failed for now."""
+    ) -> WrittenContact | None:
+        """The contact one write left, adopting one that exists already; None when the
+        write failed for now."""
         label = f"{'create' if isinstance(write, Create) else 'update'} person {card.person_id}"
         try:
             if isinstance(outcome, ContactExists):
-                written = self.target.update(
+                result = self.target.update(
                     ref=outcome.existing.ref, etag=outcome.existing.etag, card=card
                 )
-                result, was_create = written, False
-            elif isinstance(outcome, ContactGone) and isinstance(write, Update):
-                # Someone deleted our contact in the mailbox: the CRM still wants it there.
-                result, was_create = self._recreate(card), False
             elif isinstance(outcome, TargetError):
                 raise outcome
             else:
                 assert outcome is not None
-                result, was_create = outcome, isinstance(write, Create)
+                result = outcome
         except TargetError as error:
             self._failed(label, error)
-            return None, False
+            return None
         self.consecutive_failures = 0
-        return result, was_create
-
-    def _recreate(self, card: ContactCard) -> WrittenContact:
-        try:
-            return self.target.create(card=card)
-        except ContactExists as exists:
-            return self.target.update(ref=exists.existing.ref, etag=exists.existing.etag, card=card)
+        return result
 
     def _failed(self, label: str, error: TargetError) -> None:
         if error.permanent:

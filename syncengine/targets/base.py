@@ -151,8 +151,12 @@ class Target(ABC):
     def changes(self) -> dict[str, str | None] | None:
         """Contacts changed in the address book since the last call: ref → its version now,
         or None for a contact removed. None when the target cannot tell (no change feed,
-        no cursor yet, or the cursor expired): the housekeeping comparison covers those."""
+        no cursor yet, or the cursor expired): the housekeeping comparison covers those.
+        The feed moves on only at `changes_acknowledge`, once the changes are recorded."""
         return None
+
+    def changes_acknowledge(self) -> None:  # noqa: B027 - targets without a feed keep none
+        """The changes last returned are recorded: the feed may move past them."""
 
     def refusal_record(self, *, error: TargetError) -> None:  # noqa: B027 - most keep none
         """A permanent refusal ended the run: remember it where the pages show it and the

@@ -11,8 +11,9 @@ import pytest
 
 from profiles.models import LinkedUser
 from syncengine.models import PersonMapping, RunKind, RunStatus
-from syncengine.targets.base import Write, WriteOutcome
+from syncengine.targets.base import Create, Write, WriteOutcome
 from syncengine.targets.memory import RecordingTarget
+from syncengine.writing import mappings_save
 from tests.syncengine.conftest import Runner
 from tests.syncengine.test_services import KEY_CUSTOMERS, _set
 
@@ -167,3 +168,53 @@ def test_our_own_writes_in_the_change_feed_cause_no_write(
     assert "changes" in target.reads
     assert target.writes() == writes
     assert run.created_count == run.updated_count == run.deleted_count == 0
+
+
+def test_a_contact_made_again_after_a_mailbox_delete_survives_a_killed_worker(
+    customers: LinkedUser,
+    run_sync: Runner,
+    target: RecordingTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An update finds its contact deleted in the mailbox and makes it again; the worker
+    dies before that is recorded. The row was written ahead, so the next run adopts the
+    new contact instead of making a third."""
+    target.change_feed = False  # the update itself finds the contact gone
+    run_sync(RunKind.FIRST)
+    person_id = min(_rows(customers))
+    target.mailbox_remove(_rows(customers)[person_id].target_ref)
+    PersonMapping.objects.filter(linked_user=customers, person_id=person_id).update(content_hash="")
+    write_many = target.write_many
+
+    def die_after_creating(writes: Sequence[Write]) -> list[WriteOutcome]:
+        outcomes = write_many(writes)
+        if all(isinstance(write, Create) for write in writes):
+            raise WorkerKilled
+        return outcomes
+
+    monkeypatch.setattr(target, "write_many", die_after_creating)
+    with pytest.raises(WorkerKilled):
+        run_sync(RunKind.REGULAR)
+    monkeypatch.setattr(target, "write_many", write_many)
+
+    run = run_sync(RunKind.REGULAR)
+
+    _assert_one_contact_per_person(target)
+    assert person_id in target.person_ids
+    assert run.status == RunStatus.SUCCEEDED
+    assert _rows(customers)[person_id].target_ref in target.contacts
+
+
+def test_saving_rows_never_brings_back_one_deleted_meanwhile(
+    customers: LinkedUser, run_sync: Runner
+) -> None:
+    run_sync(RunKind.FIRST)
+    rows = list(PersonMapping.objects.filter(linked_user=customers).order_by("person_id")[:3])
+    PersonMapping.objects.filter(pk=rows[0].pk).delete()  # e.g. an address book moved
+    for row in rows:
+        row.etag = '"new"'
+
+    mappings_save(rows)
+
+    assert not PersonMapping.objects.filter(pk=rows[0].pk).exists()
+    assert [PersonMapping.objects.get(pk=row.pk).etag for row in rows[1:]] == ['"new"'] * 2

@@ -43,6 +43,7 @@ from syncengine.targets.microsoft.contacts import (
 )
 from syncengine.targets.microsoft.graph import (
     BATCH_LIMIT,
+    RETRY_AFTER_CAP_SECONDS,
     AnswerLost,
     GraphClient,
     GraphResponse,
@@ -118,7 +119,9 @@ class Job:
         return SubRequest("DELETE", self.item_url(write.ref), headers=headers)
 
     def _read(self, ref: str) -> SubRequest:
-        return SubRequest("GET", f"{self.item_url(ref)}?{query({'$expand': MARK_EXPAND})}")
+        # Only the id, version and our mark: a contact that is not ours is never read.
+        params = {"$select": "id,changeKey", "$expand": MARK_EXPAND}
+        return SubRequest("GET", f"{self.item_url(ref)}?{query(params)}")
 
     # -- what the answer means -----------------------------------------------------------------
 
@@ -133,6 +136,14 @@ class Job:
                 )
                 return
             wait = response.retry_after()
+            if wait is not None and wait > RETRY_AFTER_CAP_SECONDS:
+                self.finish(
+                    TargetError(
+                        f"Microsoft 365 asked to wait {wait:.0f} s before {self.label}; "
+                        "the next run tries again."
+                    )
+                )
+                return
             self.not_before = now + (wait if wait is not None else 2.0**self.throttled)
             return
         if response.status == 0 or response.status >= 500:
@@ -298,4 +309,10 @@ class BatchRunner:
         now = self.clock()
         for job, response in zip(chunk, responses, strict=True):
             self.client.raise_for_mailbox(response, doing=f"writing {job.label}")
+            wait = response.retry_after() if response.status == 429 else None
+            if wait is not None and self.client.budget is not None:
+                # Throttled inside the batch: every worker holds back for this mailbox.
+                self.client.budget.pause(
+                    mailbox=self.client.mailbox, seconds=min(wait, RETRY_AFTER_CAP_SECONDS)
+                )
             job.answer(response, now=now)

@@ -27,6 +27,8 @@ from typing import cast
 import redis
 from django.conf import settings
 
+from syncengine.targets.base import TargetError
+
 KEY_NAME = "microsoft-mailbox"
 # A slot not given back within this long is taken for abandoned (the worker died): longer
 # than any request may take (timeouts are 30 s, retries happen outside the slot).
@@ -158,19 +160,29 @@ class MailboxBudget:
 
     @contextlib.contextmanager
     def request(self, *, mailbox: str, cost: int = 1) -> Iterator[None]:
-        """Around one HTTP request carrying `cost` Graph requests: window, then a slot."""
-        self.reserve(mailbox=mailbox, cost=cost)
-        holder = self.acquire_slot(mailbox=mailbox)
+        """Around one HTTP request carrying `cost` Graph requests: window, then a slot.
+        Redis out of reach is a passing failure of the run, told in words."""
+        try:
+            self.reserve(mailbox=mailbox, cost=cost)
+            holder = self.acquire_slot(mailbox=mailbox)
+        except redis.RedisError as error:
+            raise TargetError(
+                f"The shared request budget for Microsoft 365 (Redis) could not be reached: "
+                f"{error}; the run tries again later."
+            ) from error
         try:
             yield
         finally:
-            self.release_slot(mailbox=mailbox, holder=holder)
+            with contextlib.suppress(redis.RedisError):  # the lease expires by itself
+                self.release_slot(mailbox=mailbox, holder=holder)
 
     def pause(self, *, mailbox: str, seconds: float) -> None:
         """Microsoft asked for no requests to the mailbox for this long (429 Retry-After)."""
         milliseconds = int(seconds * 1000)
+        # Advice to the other workers: without Redis each still honours its own Retry-After.
         if milliseconds > 0:
-            self.pause_script(keys=[self._key("paused", mailbox)], args=[milliseconds])
+            with contextlib.suppress(redis.RedisError):
+                self.pause_script(keys=[self._key("paused", mailbox)], args=[milliseconds])
 
     def paused_for(self, *, mailbox: str) -> float:
         # redis-py types replies as "maybe awaitable"; this client is synchronous.

@@ -115,6 +115,7 @@ class GraphTarget(Target):
         concurrency: int,
     ) -> None:
         self.account = account
+        self._cursor_pending = ""
         self.mailbox_path = mailbox_path
         self.folder_name = folder_name
         self.tokens = tokens
@@ -366,7 +367,9 @@ class GraphTarget(Target):
             except _DeltaExpired:
                 cursor = ""
             else:
-                self._cursor_save(link)
+                # Saved once the engine recorded them: a run that dies before that reads
+                # the same changes again.
+                self._cursor_pending = link
                 return changed
         _, link = self._in_folder(lambda: self._delta_round(self._delta_start()))
         self._cursor_save(link)
@@ -398,6 +401,11 @@ class GraphTarget(Target):
             next_link = response.body.get("@odata.nextLink")
             next_url = str(next_link) if next_link else None
         raise TargetError(f"Microsoft 365 ended a delta round without a deltaLink while {doing}.")
+
+    def changes_acknowledge(self) -> None:
+        if self._cursor_pending:
+            self._cursor_save(self._cursor_pending)
+            self._cursor_pending = ""
 
     def _cursor_save(self, link: str) -> None:
         self.account.change_cursor = link
