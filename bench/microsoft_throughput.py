@@ -76,7 +76,6 @@ TENANT = "Cust100"
 DOMAIN = "bench.example"
 FOLDER = "SuperOffice"
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 # -- what both sides sent, from their sessions' response hooks ------------------------------
@@ -178,17 +177,7 @@ def organisation_made(control: MicrosoftControl) -> Organisation:
 
 
 def app_token(process: MicrosoftProcess, *, directory_id: str) -> str:
-    response = requests.post(
-        f"{process.login_url}/{directory_id}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": process.client_id,
-            "client_secret": process.client_secret,
-            "scope": GRAPH_SCOPE,
-        },
-        verify=str(process.ca_bundle),
-        timeout=30,
-    )
+    response = process.app_token_answer(tenant=directory_id)
     response.raise_for_status()
     return str(response.json()["access_token"])
 

@@ -5,16 +5,16 @@
         control.reset()
         control.set_faults(fail_next=[503])
 
-Only the standard library, ``requests`` and the local-server launcher of ``devservers``
-are used, over HTTP; nothing here imports the sandbox's server code, so a test process
-stays independent of the server process.
+Only the standard library, ``requests``, the local-server launcher of ``devservers`` and
+``sandbox.process`` (what both stand-ins' launchers share) are used, over HTTP; nothing
+here imports the sandbox's server code, so a test process stays independent of the server
+process.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -23,7 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from devservers.process import LocalServer, ServerStartError, free_port
+from devservers.process import ServerStartError, free_port
+from sandbox.process import ControlClient, ControlError, StandInProcess
 
 __all__ = ["SandboxControl", "SandboxProcess", "SandboxStartError", "free_port", "sign_in"]
 
@@ -32,7 +33,7 @@ class SandboxStartError(ServerStartError):
     """The sandbox process did not become ready; the message includes its output."""
 
 
-class SandboxProcess(LocalServer):
+class SandboxProcess(StandInProcess):
     """``python -m sandbox`` on a free port with its own data directory."""
 
     label = "The sandbox"
@@ -53,10 +54,6 @@ class SandboxProcess(LocalServer):
         self.persons = persons
         self.clients_json = clients_json
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "sandbox", "--host", self.host, "--port", str(self.port),
                    "--data-dir", str(self.data_dir)]  # fmt: skip
@@ -68,53 +65,22 @@ class SandboxProcess(LocalServer):
         environment = super().environment()
         if self.clients_json is not None:
             environment["SANDBOX_CLIENTS"] = self.clients_json
-        repository_root = Path(__file__).resolve().parent.parent
-        environment["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(repository_root), environment.get("PYTHONPATH", "")])
-        )
         return environment
-
-    def is_ready(self) -> bool:
-        try:
-            return requests.get(f"{self.base_url}/_sandbox/health", timeout=1).ok
-        except requests.RequestException:
-            return False
 
     def control(self) -> SandboxControl:
         return SandboxControl(base_url=self.base_url)
 
 
-class SandboxControlError(RuntimeError):
+class SandboxControlError(ControlError):
     """The control API refused a request; the message is the sandbox's."""
 
 
-class SandboxControl:
+class SandboxControl(ControlClient):
     """A typed client for ``/_sandbox/``: reset, faults, data changes, request counts."""
 
-    def __init__(self, *, base_url: str, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.session = requests.Session()
-
-    def call(self, *, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self.session.request(
-            method, f"{self.base_url}/_sandbox/{path}", json=body, timeout=self.timeout
-        )
-        if not response.ok:
-            try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = response.text
-            raise SandboxControlError(
-                f"{method} /_sandbox/{path}: {response.status_code} {message}"
-            )
-        return response.json()
+    error = SandboxControlError
 
     # state
-    def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.call(method="GET", path="health")
-        return result
-
     def reset(self, *, persons: int | None = None) -> dict[str, Any]:
         result: dict[str, Any] = self.call(
             method="POST", path="reset", body={"persons": persons} if persons else {}

@@ -4,32 +4,34 @@
         control = process.control()
         directory = control.directory_create(name="Contoso", domain="contoso.example")
 
-Only ``requests`` and the local-server launcher of ``devservers`` are used, over HTTP;
+Only ``requests``, the local-server launcher of ``devservers`` and ``sandbox.process``
+(what both stand-ins' launchers share) are used, over HTTP;
 nothing here imports the stand-in's server code.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from devservers.process import LocalServer, ServerStartError, free_port
+from devservers.process import ServerStartError, free_port
+from sandbox.process import ControlClient, ControlError, StandInProcess
 
 __all__ = ["MicrosoftControl", "MicrosoftControlError", "MicrosoftProcess", "MicrosoftStartError"]
 
 DEMO_CLIENT_ID = "synchronizer-demo-graph"
 DEMO_CLIENT_SECRET = "synchronizer-demo-graph-secret"  # noqa: S105 - the published demo app
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 class MicrosoftStartError(ServerStartError):
     """The stand-in did not become ready; the message includes its output."""
 
 
-class MicrosoftProcess(LocalServer):
+class MicrosoftProcess(StandInProcess):
     """``python -m sandbox.microsoft`` on two free ports with its own data directory."""
 
     label = "The Microsoft 365 stand-in"
@@ -54,7 +56,7 @@ class MicrosoftProcess(LocalServer):
 
     @property
     def graph_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.base_url
 
     @property
     def login_url(self) -> str:
@@ -73,51 +75,35 @@ class MicrosoftProcess(LocalServer):
         environment = super().environment()
         environment["MICROSOFT_CLIENT_ID"] = self.client_id
         environment["MICROSOFT_CLIENT_SECRET"] = self.client_secret
-        repository_root = Path(__file__).resolve().parent.parent.parent
-        environment["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(repository_root), environment.get("PYTHONPATH", "")])
-        )
         return environment
-
-    def is_ready(self) -> bool:
-        try:
-            return requests.get(f"{self.graph_url}/_sandbox/health", timeout=1).ok
-        except requests.RequestException:
-            return False
 
     def control(self) -> MicrosoftControl:
         return MicrosoftControl(base_url=self.graph_url)
 
+    def app_token_answer(self, *, tenant: str, timeout: float = 30.0) -> requests.Response:
+        """The token endpoint's answer to the app's client-credentials request for Graph in
+        directory `tenant` (an access token once the app is consented there)."""
+        return requests.post(
+            f"{self.login_url}/{tenant}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "scope": GRAPH_SCOPE,
+            },
+            verify=str(self.ca_bundle),
+            timeout=timeout,
+        )
 
-class MicrosoftControlError(RuntimeError):
+
+class MicrosoftControlError(ControlError):
     """The control API refused a request; the message is the stand-in's."""
 
 
-class MicrosoftControl:
+class MicrosoftControl(ControlClient):
     """A typed client for the stand-in's ``/_sandbox/`` API."""
 
-    def __init__(self, *, base_url: str, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.session = requests.Session()
-
-    def call(self, *, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self.session.request(
-            method, f"{self.base_url}/_sandbox/{path}", json=body, timeout=self.timeout
-        )
-        if not response.ok:
-            try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = response.text
-            raise MicrosoftControlError(
-                f"{method} /_sandbox/{path}: {response.status_code} {message}"
-            )
-        return response.json()
-
-    def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.call(method="GET", path="health")
-        return result
+    error = MicrosoftControlError
 
     def reset(self) -> None:
         self.call(method="POST", path="reset")

@@ -19,12 +19,8 @@ from sandbox.microsoft.testing import MicrosoftControl, MicrosoftProcess
 
 @pytest.fixture(scope="session")
 def microsoft_server() -> Iterator[MicrosoftProcess]:
-    process = MicrosoftProcess()
-    process.start()
-    try:
+    with MicrosoftProcess() as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -22,12 +22,8 @@ TEST_PERSONS = int(os.environ.get("SANDBOX_TEST_PERSONS", "6000"))
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxProcess]:
-    process = SandboxProcess(persons=TEST_PERSONS)
-    process.start()
-    try:
+    with SandboxProcess(persons=TEST_PERSONS) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import requests
 from sandbox.microsoft.testing import MicrosoftControl, MicrosoftProcess
 
 IMMUTABLE = {"Prefer": 'IdType="ImmutableId"'}
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 PROPERTY_ID = "String {6f0b6c3e-3b4e-4d5c-9f0e-2f1b5c7d8e9a} Name SuperOfficePersonId"
 
 
@@ -67,20 +66,6 @@ def make_directory(
     return Directory(id=directory_id, admin=admin, user=user, other=other)
 
 
-def app_token_for(server: MicrosoftProcess, *, tenant: str) -> requests.Response:
-    return requests.post(
-        f"{server.login_url}/{tenant}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": server.client_id,
-            "client_secret": server.client_secret,
-            "scope": GRAPH_SCOPE,
-        },
-        verify=str(server.ca_bundle),
-        timeout=10,
-    )
-
-
 @pytest.fixture
 def contoso(microsoft: MicrosoftControl) -> Directory:
     return make_directory(microsoft, name="Contoso", domain="contoso.example", consent=True)
@@ -89,6 +74,6 @@ def contoso(microsoft: MicrosoftControl) -> Directory:
 @pytest.fixture
 def graph(microsoft_server: MicrosoftProcess, contoso: Directory) -> Graph:
     """Graph with an app token of Contoso."""
-    answer = app_token_for(microsoft_server, tenant=contoso.id)
+    answer = microsoft_server.app_token_answer(tenant=contoso.id)
     assert answer.status_code == 200, answer.text
     return Graph(base_url=microsoft_server.graph_url, token=answer.json()["access_token"])

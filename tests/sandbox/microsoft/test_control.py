@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from sandbox.microsoft.testing import MicrosoftControl, MicrosoftControlError, MicrosoftProcess
-from tests.sandbox.microsoft.conftest import Directory, Graph, app_token_for
+from tests.sandbox.microsoft.conftest import Directory, Graph
 
 
 def test_token_endpoint_faults(
@@ -18,9 +18,9 @@ def test_token_endpoint_faults(
     microsoft.fault_add(path_contains="/oauth2/v2.0/token", status=503, times=1, retry_after=3)
     microsoft.fault_add(path_contains="/oauth2/v2.0/token", kind="lose_response", times=1)
 
-    failed = app_token_for(microsoft_server, tenant=contoso.id)
-    lost = app_token_for(microsoft_server, tenant=contoso.id)
-    fine = app_token_for(microsoft_server, tenant=contoso.id)
+    failed = microsoft_server.app_token_answer(tenant=contoso.id)
+    lost = microsoft_server.app_token_answer(tenant=contoso.id)
+    fine = microsoft_server.app_token_answer(tenant=contoso.id)
 
     assert (failed.status_code, failed.headers["Retry-After"]) == (503, "3")
     assert lost.status_code == 504

@@ -204,10 +204,8 @@ def test_revoked_consent_answers_403(
 def test_missing_invalid_and_expired_tokens_answer_401(
     microsoft_server: MicrosoftProcess, microsoft: MicrosoftControl, contoso: Directory
 ) -> None:
-    from tests.sandbox.microsoft.conftest import app_token_for
-
     microsoft.token_lifetime_set(seconds=1)
-    expired = app_token_for(microsoft_server, tenant=contoso.id).json()["access_token"]
+    expired = microsoft_server.app_token_answer(tenant=contoso.id).json()["access_token"]
     import time
 
     time.sleep(1.1)

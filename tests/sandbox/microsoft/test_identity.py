@@ -15,8 +15,8 @@ import jwt
 import msal
 import requests
 
-from sandbox.microsoft.testing import MicrosoftControl, MicrosoftProcess
-from tests.sandbox.microsoft.conftest import GRAPH_SCOPE, Directory, Graph, app_token_for
+from sandbox.microsoft.testing import GRAPH_SCOPE, MicrosoftControl, MicrosoftProcess
+from tests.sandbox.microsoft.conftest import Directory, Graph
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -114,7 +114,7 @@ def test_wrong_secret_and_unknown_client(
 def test_client_credentials_need_a_specific_tenant_and_the_graph_scope(
     microsoft_server: MicrosoftProcess, contoso: Directory
 ) -> None:
-    assert app_token_for(microsoft_server, tenant="organizations").status_code == 400
+    assert microsoft_server.app_token_answer(tenant="organizations").status_code == 400
     answer = requests.post(
         f"{microsoft_server.login_url}/{contoso.id}/oauth2/v2.0/token",
         data={"grant_type": "client_credentials", "client_id": microsoft_server.client_id,
@@ -167,7 +167,7 @@ def test_admin_consent_accept_records_consent(
     assert query["tenant"] == [directory_id]
     assert query["state"] == ["s1"]
     assert microsoft.directories()[0]["consent"] == "granted"
-    assert app_token_for(microsoft_server, tenant=directory_id).status_code == 200
+    assert microsoft_server.app_token_answer(tenant=directory_id).status_code == 200
 
 
 def test_admin_consent_cancel(microsoft_server: MicrosoftProcess, contoso: Directory) -> None:
