@@ -38,6 +38,14 @@ def loopback_only() -> Response | None:
     return None
 
 
+def bad_input(error: Exception) -> Response:
+    """400 with the error in words (a missing field named as such), not a stack trace."""
+    message = f"Missing field {error}" if isinstance(error, KeyError) else str(error)
+    response = jsonify({"error": message})
+    response.status_code = 400
+    return response
+
+
 def answers_errors(view: Callable[P, Response]) -> Callable[P, Response]:
     """Turn bad input into 400 with a message instead of a stack trace."""
 
@@ -46,20 +54,24 @@ def answers_errors(view: Callable[P, Response]) -> Callable[P, Response]:
         try:
             return view(*args, **kwargs)
         except (MutationError, FaultError, KeyError, TypeError, ValueError) as error:
-            message = f"Missing field {error}" if isinstance(error, KeyError) else str(error)
-            response = jsonify({"error": message})
-            response.status_code = 400
-            return response
+            return bad_input(error)
 
     return wrapper
 
 
-def body() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
+    """The request's JSON object ({} without a body)."""
     data = request.get_json(silent=True)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ValueError("The body must be a JSON object")
+    return data
+
+
+def body() -> dict[str, Any]:
+    """The JSON object, with query parameters for the fields it does not give."""
+    data = json_body()
     data.update({key: value for key, value in request.args.items() if key not in data})
     return data
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from sandbox.control import loopback_only
+from sandbox.control import bad_input, json_body, loopback_only
 from sandbox.microsoft import contacts, directory, mailbox
 from sandbox.microsoft.directory import DirectoryError
 from sandbox.microsoft.errors import GraphError
@@ -38,21 +38,9 @@ def answers_errors(view: Callable[P, Response]) -> Callable[P, Response]:
             response.status_code = error.status
             return response
         except (DirectoryError, KeyError, TypeError, ValueError) as error:
-            message = f"Missing field {error}" if isinstance(error, KeyError) else str(error)
-            response = jsonify({"error": message})
-            response.status_code = 400
-            return response
+            return bad_input(error)
 
     return wrapper
-
-
-def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ValueError("The body must be a JSON object")
-    return data
 
 
 @blueprint.get("/health")
@@ -89,7 +77,7 @@ def directories() -> Response:
 @blueprint.post("/directories")
 @answers_errors
 def directory_create() -> Response:
-    data = body()
+    data = json_body()
     created = directory.create_directory(
         database=current_runtime().database, name=str(data["name"]), domain=str(data["domain"])
     )
@@ -99,7 +87,7 @@ def directory_create() -> Response:
 @blueprint.post("/directories/<directory_id>/users")
 @answers_errors
 def user_create(directory_id: str) -> Response:
-    data = body()
+    data = json_body()
     created = directory.create_user(
         database=current_runtime().database, directory_id=directory_id,
         display_name=str(data["displayName"]), mail=str(data["mail"]),
@@ -112,7 +100,7 @@ def user_create(directory_id: str) -> Response:
 @answers_errors
 def consent(directory_id: str) -> Response:
     runtime = current_runtime()
-    granted = body().get("granted", True)
+    granted = json_body().get("granted", True)
     if not isinstance(granted, bool):
         raise ValueError("granted must be true or false")
     directory.set_consent(
@@ -172,7 +160,7 @@ def mailbox_contact_add(key: str) -> Response:
     name that does not exist yet is created)."""
     runtime = current_runtime()
     user = mailbox_user(runtime=runtime, key=key)
-    data = body()
+    data = json_body()
     name = data.pop("folder", None)
     if name is None:
         folder = mailbox.default_folder(database=runtime.database, user_id=user["id"])
@@ -194,7 +182,7 @@ def mailbox_contact_edit(key: str, contact_id: str) -> Response:
     runtime = current_runtime()
     user = mailbox_user(runtime=runtime, key=key)
     row = mailbox.contact_get(database=runtime.database, user_id=user["id"], contact_id=contact_id)
-    properties, extended = contacts.checked_body(body=body())
+    properties, extended = contacts.checked_body(body=json_body())
     updated = mailbox.contact_update(
         database=runtime.database, row=row, properties=properties, extended=extended
     )
@@ -222,14 +210,14 @@ def throttling() -> Response:
 @blueprint.post("/throttling")
 @answers_errors
 def throttling_set() -> Response:
-    return jsonify(current_runtime().throttle.configure(changes=body()))
+    return jsonify(current_runtime().throttle.configure(changes=json_body()))
 
 
 @blueprint.post("/tokens")
 @answers_errors
 def tokens_set() -> Response:
     """``{"lifetime": seconds}``: the lifetime of access tokens issued from now on."""
-    lifetime = int(body()["lifetime"])
+    lifetime = int(json_body()["lifetime"])
     if lifetime < 1:
         raise ValueError("lifetime must be at least 1 second")
     current_runtime().token_lifetime = lifetime
@@ -266,7 +254,7 @@ def faults() -> Response:
 @blueprint.post("/faults")
 @answers_errors
 def fault_add() -> Response:
-    return jsonify(current_runtime().faults.add(spec=body()))
+    return jsonify(current_runtime().faults.add(spec=json_body()))
 
 
 @blueprint.delete("/faults")

@@ -8,6 +8,7 @@ JSON with ``error``, ``error_description`` (starting with an AADSTS code) and ``
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime
@@ -29,7 +30,8 @@ AUTHORIZE_PARAMS = (
 )  # fmt: skip
 CONSENT_PARAMS = ("client_id", "scope", "redirect_uri", "state")
 
-blueprint = Blueprint("identity", __name__)
+# The app's own templates come first; form_post.html is the SuperOffice sandbox's own page.
+blueprint = Blueprint("identity", __name__, template_folder="../templates")
 
 
 @blueprint.errorhandler(IdentityError)
@@ -185,14 +187,32 @@ def source_params(*, names: tuple[str, ...]) -> dict[str, str]:
     return {name: source.get(name, "") for name in names if source.get(name)}
 
 
+def page_params(*, tenant: str, names: tuple[str, ...]) -> tuple[dict[str, str], Any]:
+    """The page's parameters, and the error page to answer instead when they are wrong."""
+    params = source_params(names=names)
+    problem = page_problem(tenant=tenant, params=params)
+    return params, (render_template("error.html", message=problem), 400) if problem else None
+
+
+def pick_page(*, runtime: MicrosoftRuntime, people: list[sqlite3.Row], **texts: Any) -> str:
+    """The page to pick one of `people` on, each beside their directory's name."""
+    directories = {
+        row["id"]: row["name"] for row in runtime.database.query("SELECT * FROM directory")
+    }
+    return render_template(
+        "pick.html",
+        people=[(row, directories.get(row["directory_id"], "")) for row in people],
+        **texts,
+    )
+
+
 @blueprint.route("/<tenant>/v2.0/adminconsent", methods=["GET", "POST"])
 @blueprint.route("/<tenant>/adminconsent", methods=["GET", "POST"])
 def admin_consent(tenant: str) -> Any:
     runtime = current_runtime()
-    params = source_params(names=CONSENT_PARAMS)
-    problem = page_problem(tenant=tenant, params=params)
-    if problem:
-        return render_template("error.html", message=problem), 400
+    params, refusal = page_params(tenant=tenant, names=CONSENT_PARAMS)
+    if refusal:
+        return refusal
     admins = directory.users_of(database=runtime.database, tenant=tenant, admins_only=True)
     if request.method == "POST":
         if "cancel" in request.form:
@@ -214,15 +234,12 @@ def admin_consent(tenant: str) -> Any:
             values={"admin_consent": "True", "tenant": chosen["directory_id"],
                     "scope": params.get("scope", "")},
         )  # fmt: skip
-    directories = {
-        row["id"]: row["name"] for row in runtime.database.query("SELECT * FROM directory")
-    }
-    return render_template(
-        "pick.html",
+    return pick_page(
+        runtime=runtime,
+        people=admins,
         title="Permissions requested",
         intro="The app asks for these permissions in your organization:",
         permissions=list(APP_PERMISSIONS),
-        people=[(row, directories.get(row["directory_id"], "")) for row in admins],
         verb="Accept as",
         params=params,
         empty="No administrator of this directory can consent.",
@@ -232,10 +249,9 @@ def admin_consent(tenant: str) -> Any:
 @blueprint.route("/<tenant>/oauth2/v2.0/authorize", methods=["GET", "POST"])
 def authorize(tenant: str) -> Any:
     runtime = current_runtime()
-    params = source_params(names=AUTHORIZE_PARAMS)
-    problem = page_problem(tenant=tenant, params=params)
-    if problem:
-        return render_template("error.html", message=problem), 400
+    params, refusal = page_params(tenant=tenant, names=AUTHORIZE_PARAMS)
+    if refusal:
+        return refusal
     if params.get("response_type") != "code":
         return back_to_client(
             params=params,
@@ -263,15 +279,12 @@ def authorize(tenant: str) -> Any:
         if chosen is None:
             return render_template("error.html", message="Pick an account"), 400
         return issue_code(runtime=runtime, params=params, user_id=chosen["id"])
-    directories = {
-        row["id"]: row["name"] for row in runtime.database.query("SELECT * FROM directory")
-    }
-    return render_template(
-        "pick.html",
+    return pick_page(
+        runtime=runtime,
+        people=people,
         title="Pick an account",
         intro="Signing in also grants the app what it asks for:",
         permissions=params.get("scope", "").split(),
-        people=[(row, directories.get(row["directory_id"], "")) for row in people],
         verb="Sign in as",
         params=params,
         empty="This directory has no users.",

@@ -64,6 +64,22 @@ def ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> G
     return GraphResponse(status=status, body=body, headers=headers or {})
 
 
+def page(
+    context: Context, body: dict[str, Any], *, following: dict[str, str] | None
+) -> GraphResponse:
+    """`body` answered, with the link to the page of the `following` query if there is one."""
+    if following is not None:
+        body["@odata.nextLink"] = odata.link(
+            base=context.request.base_url, path=context.request.path, query=following
+        )
+    return ok(body)
+
+
+def next_skip(query: dict[str, str], *, top: int, skip: int, more: bool) -> dict[str, str] | None:
+    """The query of the next page by ``$skip``, if there is `more`."""
+    return {**query, "$top": str(top), "$skip": str(skip + top)} if more else None
+
+
 def user_of(context: Context) -> sqlite3.Row:
     assert context.user is not None
     return context.user
@@ -104,13 +120,11 @@ def list_users(context: Context) -> GraphResponse:
         "@odata.context": f"{context.request.base_url}/$metadata#users",
         "value": [selected(item=directory.user_json(row=row), select=select) for row in rows[:top]],
     }
+    following = None
     if len(rows) > top:
         following = {k: v for k, v in query.items() if k != "$skiptoken"}
         following["$skiptoken"] = odata.encode_token(payload={"offset": offset + top})
-        body["@odata.nextLink"] = odata.link(
-            base=context.request.base_url, path=context.request.path, query=following
-        )
-    return ok(body)
+    return page(context, body, following=following)
 
 
 @handles("GET", "")
@@ -134,12 +148,8 @@ def list_folders(context: Context, _: dict[str, str]) -> GraphResponse:
     body: dict[str, Any] = {
         "value": [mailbox.folder_json(row=row) for row in rows[skip : skip + top]]
     }
-    if len(rows) > skip + top:
-        body["@odata.nextLink"] = odata.link(
-            base=context.request.base_url, path=context.request.path,
-            query={**query, "$top": str(top), "$skip": str(skip + top)},
-        )  # fmt: skip
-    return ok(body)
+    more = len(rows) > skip + top
+    return page(context, body, following=next_skip(query, top=top, skip=skip, more=more))
 
 
 @handles("POST", "/contactFolders")
@@ -232,12 +242,7 @@ def list_contacts(context: Context, match: dict[str, str]) -> GraphResponse:
         "@odata.context": f"{context.request.base_url}/$metadata#contacts",
         "value": [shown(context, row, select) for row in rows],
     }
-    if more:
-        body["@odata.nextLink"] = odata.link(
-            base=context.request.base_url, path=context.request.path,
-            query={**query, "$top": str(top), "$skip": str(skip + top)},
-        )  # fmt: skip
-    return ok(body)
+    return page(context, body, following=next_skip(query, top=top, skip=skip, more=more))
 
 
 @handles("POST", "/contacts")
@@ -249,7 +254,16 @@ def create_contact(context: Context, match: dict[str, str]) -> GraphResponse:
         database=context.runtime.database, user_id=user_of(context)["id"],
         folder_id=folder["id"], properties=properties, extended=extended,
     )  # fmt: skip
-    return ok(shown(context, row), status=201, headers={"ETag": f'W/"{row["change_key"]}"'})
+    return contact_answer(context, row, status=201)
+
+
+def contact_answer(
+    context: Context, row: sqlite3.Row, *, select: list[str] | None = None, status: int = 200
+) -> GraphResponse:
+    """The contact as Graph shows it, with its ETag (the change key)."""
+    return ok(
+        shown(context, row, select), status=status, headers={"ETag": f'W/"{row["change_key"]}"'}
+    )
 
 
 def contact_of(context: Context, match: dict[str, str]) -> sqlite3.Row:
@@ -271,7 +285,7 @@ def contacts_delta(context: Context, match: dict[str, str]) -> GraphResponse:
 def get_contact(context: Context, match: dict[str, str]) -> GraphResponse:
     row = contact_of(context, match)
     select = odata.select_of(query=context.request.query)
-    return ok(shown(context, row, select), headers={"ETag": f'W/"{row["change_key"]}"'})
+    return contact_answer(context, row, select=select)
 
 
 @handles("PATCH", "/contacts/{contact}")
@@ -283,7 +297,7 @@ def update_contact(context: Context, match: dict[str, str]) -> GraphResponse:
         database=context.runtime.database, row=row, properties=properties, extended=extended,
         if_match=context.request.headers.get("if-match"),
     )  # fmt: skip
-    return ok(shown(context, updated), headers={"ETag": f'W/"{updated["change_key"]}"'})
+    return contact_answer(context, updated)
 
 
 @handles("DELETE", "/contacts/{contact}")
