@@ -55,6 +55,16 @@ def get_linked_user_for_user(
     return linked_user
 
 
+def get_own_linked_user_for_user(*, user: User, code: UUID) -> LinkedUser:
+    """The user's own link, for what only its owner may do (sign in to their own mailbox):
+    the same answers as get_linked_user_for_user, and 403 to an administrator of the
+    tenant, who may see another member's link but not act as them."""
+    linked_user = get_linked_user_for_user(user=user, code=code)
+    if linked_user.user_id != user.pk:
+        raise PermissionDenied
+    return linked_user
+
+
 def get_tenant_for_admin(*, user: User) -> Tenant:
     """The user's tenant, for pages about the whole tenant that only its administrators see."""
     tenant_id = _tenant_of(user)

@@ -220,7 +220,7 @@ def _banner(
     # Two lines: what to click for the Microsoft 365 profile.
     connect = (
         f"Ingrid: Profiles > {MICROSOFT_PROFILE} > Connect Microsoft 365 organisation > "
-        "Accept > Link Users > Link all matching"
+        "Accept > Sign in > Link Users > Link all matching"
     )
     first_run = (
         f"Sign out, sign in as {MICROSOFT_USERS[0][1]} (her first run); "

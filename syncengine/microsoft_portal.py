@@ -1,6 +1,6 @@
 """Microsoft 365 seen from the portals: an administrator connects the organisation
-(admin consent) or each user connects their own mailbox (delegated consent), and users
-are linked to the organisation's mailboxes by e-mail.
+(admin consent, confirmed by their sign-in to it) or each user connects their own mailbox
+(delegated consent), and users are linked to the organisation's mailboxes by e-mail.
 
 Every problem Microsoft reports reaches the person as a MicrosoftRefused with the reason
 in words; nothing is stored then.
@@ -111,11 +111,45 @@ def _consent_error(query: Mapping[str, str], *, who: str) -> str:
     return description or error
 
 
+@dataclass(frozen=True)
+class ConsentAnswer:
+    """Microsoft's admin-consent answer, checked. It comes back through the browser
+    unsigned, so the organisation it names is only a claim: `connected` when it is the
+    organisation the profile is connected to already (consent given again), else nothing is
+    stored until an administrator of `directory_id` has signed in
+    (`organisation_sign_in_start`, `organisation_sign_in_finish`)."""
+
+    connection: MicrosoftConnection
+    directory_id: str
+    connected: bool
+
+
+def _not_connected(reason: str) -> MicrosoftRefused:
+    return MicrosoftRefused(f"Microsoft 365 was not connected: {reason} Nothing was changed.")
+
+
+def _switch_refused(
+    profile: SyncProfile, connection: MicrosoftConnection, directory_id: str
+) -> None:
+    """A profile whose mailboxes are linked stays in their organisation."""
+    if not connection.directory_id or connection.directory_id == directory_id:
+        return
+    in_use = TargetAccount.objects.filter(linked_user__profile=profile).exclude(remote_user_id="")
+    if in_use.exists():
+        raise MicrosoftRefused(
+            f"This profile's mailboxes are in the Microsoft 365 organisation "
+            f"{connection.directory_id}, but consent was given for {directory_id}. "
+            "Nothing was changed: sign in to Microsoft as an administrator of "
+            "the profile's own organisation, or create another profile."
+        )
+
+
 def organisation_consent_finish(
     *, profile: SyncProfile, user: User, query: Mapping[str, str], expected_state: str
-) -> MicrosoftConnection:
-    """Store what Microsoft's admin-consent answer says: the organisation's id, who
-    consented and when. Mailboxes linked already (by e-mail) are matched and become ready."""
+) -> ConsentAnswer:
+    """Check Microsoft's admin-consent answer. Consent given again for the organisation the
+    profile is connected to is stored at once (who, when; a lost consent is cleared); any
+    other organisation is stored only after its administrator's sign-in confirms it."""
     connection = microsoft_connection_get(profile=profile)
     if not expected_state or not secrets.compare_digest(query.get("state", ""), expected_state):
         raise MicrosoftRefused(
@@ -124,29 +158,102 @@ def organisation_consent_finish(
             "organisation”."
         )
     if query.get("error"):
-        raise MicrosoftRefused(
-            f"Microsoft 365 was not connected: {_consent_error(query, who='the administrator')} "
-            "Nothing was changed."
-        )
+        raise _not_connected(_consent_error(query, who="the administrator"))
     directory_id = query.get("tenant", "")
     if query.get("admin_consent", "").lower() != "true" or not DIRECTORY_ID.match(directory_id):
         raise MicrosoftRefused(
             "Microsoft's answer says neither that consent was given nor for which "
             "organisation, so nothing was changed. Start again."
         )
-    if connection.directory_id and connection.directory_id != directory_id.lower():
-        in_use = TargetAccount.objects.filter(linked_user__profile=profile).exclude(
-            remote_user_id=""
+    directory_id = directory_id.lower()
+    _switch_refused(profile, connection, directory_id)
+    if connection.directory_id != directory_id:
+        return ConsentAnswer(connection=connection, directory_id=directory_id, connected=False)
+    connection = _organisation_store(profile=profile, user=user, directory_id=directory_id)
+    return ConsentAnswer(connection=connection, directory_id=directory_id, connected=True)
+
+
+# What the confirming sign-in asks for: only who signed in, and in which organisation.
+SIGN_IN_SCOPES = ("User.Read",)
+
+
+def organisation_sign_in_start(
+    *, profile: SyncProfile, directory_id: str, redirect_uri: str
+) -> dict[str, Any]:
+    """The administrator's sign-in in the organisation that consented: the flow to keep in
+    the session; its auth_uri is where the administrator goes."""
+    microsoft_connection_get(profile=profile)
+    if not DIRECTORY_ID.match(directory_id):
+        raise _not_connected("the organisation that consented is not known.")
+    try:
+        return authorization_flow_start(
+            redirect_uri=redirect_uri,
+            login_hint="",
+            scopes=SIGN_IN_SCOPES,
+            directory=directory_id.lower(),
         )
-        if in_use.exists():
-            raise MicrosoftRefused(
-                f"This profile's mailboxes are in the Microsoft 365 organisation "
-                f"{connection.directory_id}, but consent was given for {directory_id}. "
-                "Nothing was changed: sign in to Microsoft as an administrator of "
-                "the profile's own organisation, or create another profile."
-            )
+    except MICROSOFT_ERRORS as error:
+        raise _not_connected(
+            f"the organisation {directory_id} could not be confirmed: {_problem(error)}"
+        ) from error
+
+
+def organisation_sign_in_finish(
+    *,
+    profile: SyncProfile,
+    user: User,
+    directory_id: str,
+    flow: Mapping[str, Any],
+    query: Mapping[str, str],
+) -> MicrosoftConnection:
+    """Store the organisation once the administrator's sign-in confirms it: the id_token's
+    directory (which MSAL got from Microsoft's token endpoint, not from the browser) must be
+    the one the consent answer named."""
+    connection = microsoft_connection_get(profile=profile)
+    directory_id = directory_id.lower()
+    if query.get("error"):
+        reason = (
+            "the administrator cancelled the sign-in that confirms the organisation."
+            if query.get("error") == "access_denied"
+            else _consent_error(query, who="the administrator")
+        )
+        raise _not_connected(reason)
+    try:
+        grant: DelegatedGrant = authorization_flow_finish(
+            flow=dict(flow), query=query, directory=directory_id, require_refresh_token=False
+        )
+    except MICROSOFT_ERRORS as error:
+        raise _not_connected(str(_problem(error))) from error
+    if grant.directory_id.lower() != directory_id:
+        raise _not_connected(
+            f"{grant.username or 'the account signed in'} belongs to the Microsoft 365 "
+            f"organisation {grant.directory_id}, but consent was given for {directory_id}. "
+            "Sign in as an administrator of the organisation that gave consent."
+        )
+    _switch_refused(profile, connection, directory_id)
+    return _organisation_store(profile=profile, user=user, directory_id=directory_id)
+
+
+def _organisation_store(
+    *, profile: SyncProfile, user: User, directory_id: str
+) -> MicrosoftConnection:
+    """The organisation confirmed: its id, who consented and when. Mailboxes linked already
+    (by e-mail) are matched and become ready."""
+    elsewhere = (
+        MicrosoftConnection.objects.filter(
+            directory_id=directory_id, profile__deleted_at__isnull=True
+        )
+        .exclude(profile__tenant_id=profile.tenant_id)
+        .exists()
+    )
+    if elsewhere:
+        raise _not_connected(
+            f"the Microsoft 365 organisation {directory_id} is connected elsewhere already, "
+            "to a profile of another SuperOffice customer, so it cannot be connected here."
+        )
     with transaction.atomic():
-        connection.directory_id = directory_id.lower()
+        connection = MicrosoftConnection.objects.select_for_update().get(profile=profile)
+        connection.directory_id = directory_id
         connection.consented_at = timezone.now()
         connection.consented_by = user
         connection.failure = ""
@@ -368,13 +475,19 @@ def mailboxes_link_all(*, profile: SyncProfile, associates: Iterable[AssociateIn
     matches = mailbox_matches_list(profile=profile, associates=associates)
     taken_mailboxes = _taken_mailboxes(profile)
     without: list[AssociateInfo] = []
-    with transaction.atomic():
-        for match in matches:
-            if match.mailbox is None or match.mailbox.id in taken_mailboxes:
-                without.append(match.associate)
-                continue
-            linked.append(_link_to_mailbox(profile, match.associate, match.mailbox))
-            taken_mailboxes.add(match.mailbox.id)
+    try:
+        with transaction.atomic():
+            for match in matches:
+                if match.mailbox is None or match.mailbox.id in taken_mailboxes:
+                    without.append(match.associate)
+                    continue
+                linked.append(_link_to_mailbox(profile, match.associate, match.mailbox))
+                taken_mailboxes.add(match.mailbox.id)
+    except ValidationError as error:
+        # Linked meanwhile elsewhere, say: all or nothing, as the page showed them.
+        raise MicrosoftRefused(
+            f"Nobody was linked: {' '.join(error.messages)} Reload the page and try again."
+        ) from error
     return BulkLinked(linked=linked, without_mailbox=without)
 
 

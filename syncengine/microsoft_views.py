@@ -2,9 +2,11 @@
 and links users to its mailboxes; with delegated access each user connects their own
 mailbox from their page.
 
-Microsoft sends people back to one fixed address per kind of consent (registered with the
-app), so which profile or link a callback is about, and the state it must carry, wait in
-the session. Tenant rows are reached only through profiles.access.
+Microsoft sends people back to fixed addresses (registered with the app): after the
+organisation's consent, after the administrator's sign-in that confirms the organisation,
+and after a user's sign-in to their own mailbox. So which profile or link a callback is
+about, the state it must carry and the organisation waiting to be confirmed wait in the
+session. Tenant rows are reached only through profiles.access.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from profiles.access import get_linked_user_for_user, get_profile_for_admin
+from profiles.access import get_own_linked_user_for_user, get_profile_for_admin
 from profiles.forms import MicrosoftAccessForm, MicrosoftFolderForm
 from profiles.models import MicrosoftAccess, SyncProfile, User
 from profiles.selectors import linked_users_for_profile
@@ -37,12 +39,15 @@ from syncengine.microsoft_portal import (
     organisation_consent_finish,
     organisation_consent_start,
     organisation_folder_rename,
+    organisation_sign_in_finish,
+    organisation_sign_in_start,
 )
 from syncengine.readiness import link_waiting_for
 from syncengine.selectors import linkable_associates
 from syncengine.superoffice.reads import AssociateInfo
 
 CONSENT_SESSION_KEY = "microsoft_admin_consent"
+SIGN_IN_SESSION_KEY = "microsoft_admin_sign_in"
 MAILBOX_SESSION_KEY = "microsoft_mailbox_flow"
 
 
@@ -77,10 +82,21 @@ def organisation_connect(request: HttpRequest, code: UUID) -> HttpResponse:
     return redirect(start.url)
 
 
+def _connected(request: HttpRequest, profile: SyncProfile) -> HttpResponse:
+    messages.success(
+        request,
+        "Microsoft 365 is connected: Synchronizer can now reach the organisation's "
+        "mailboxes. Link the users next.",
+    )
+    return _back_to_profile(profile)
+
+
 @require_GET
 @login_required
 def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
-    """Microsoft sends the administrator back here, consent given or not."""
+    """Microsoft sends the administrator back here, consent given or not. Its answer is not
+    signed, so the organisation it names is confirmed by the administrator's sign-in there
+    (organisation_sign_in_callback) before anything is stored."""
     pending: dict[str, str] = request.session.pop(CONSENT_SESSION_KEY, None) or {}
     if not pending:
         messages.error(
@@ -91,19 +107,53 @@ def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
         return redirect("profiles:list")
     user = _user(request)
     profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
+    redirect_uri = request.build_absolute_uri(reverse("syncengine:microsoft-sign-in-callback"))
     try:
-        organisation_consent_finish(
+        answer = organisation_consent_finish(
             profile=profile, user=user, query=request.GET.dict(), expected_state=pending["state"]
+        )
+        if answer.connected:
+            return _connected(request, profile)
+        flow = organisation_sign_in_start(
+            profile=profile, directory_id=answer.directory_id, redirect_uri=redirect_uri
         )
     except MicrosoftRefused as refused:
         messages.error(request, str(refused))
-    else:
-        messages.success(
+        return _back_to_profile(profile)
+    request.session[SIGN_IN_SESSION_KEY] = {
+        "profile": str(profile.code),
+        "directory": answer.directory_id,
+        "flow": flow,
+    }
+    return redirect(str(flow["auth_uri"]))
+
+
+@require_GET
+@login_required
+def organisation_sign_in_callback(request: HttpRequest) -> HttpResponse:
+    """The administrator signed in to the organisation that consented (or did not)."""
+    pending: dict[str, Any] = request.session.pop(SIGN_IN_SESSION_KEY, None) or {}
+    if not pending:
+        messages.error(
             request,
-            "Microsoft 365 is connected: Synchronizer can now reach the organisation's "
-            "mailboxes. Link the users next.",
+            "No connection to Microsoft 365 was started from here in this session; nothing "
+            "was changed. Start again from the profile page.",
         )
-    return _back_to_profile(profile)
+        return redirect("profiles:list")
+    user = _user(request)
+    profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
+    try:
+        organisation_sign_in_finish(
+            profile=profile,
+            user=user,
+            directory_id=pending["directory"],
+            flow=pending["flow"],
+            query=request.GET.dict(),
+        )
+    except MicrosoftRefused as refused:
+        messages.error(request, str(refused))
+        return _back_to_profile(profile)
+    return _connected(request, profile)
 
 
 @require_POST
@@ -254,15 +304,7 @@ def link_all(request: HttpRequest, code: UUID) -> HttpResponse:
 @require_POST
 @login_required
 def mailbox_connect(request: HttpRequest, code: UUID) -> HttpResponse:
-    user = _user(request)
-    linked_user = get_linked_user_for_user(user=user, code=code)
-    if linked_user.user_id != user.pk:
-        messages.error(
-            request,
-            f"Only {linked_user} can connect their own mailbox, by signing in to Microsoft "
-            "themselves; nothing was changed.",
-        )
-        return redirect("syncengine:credentials", code=linked_user.code)
+    linked_user = get_own_linked_user_for_user(user=_user(request), code=code)
     redirect_uri = request.build_absolute_uri(reverse("syncengine:microsoft-mailbox-callback"))
     try:
         flow = mailbox_connect_start(linked_user=linked_user, redirect_uri=redirect_uri)
@@ -284,7 +326,7 @@ def mailbox_callback(request: HttpRequest) -> HttpResponse:
             "changed. Start again with “Connect Microsoft 365”.",
         )
         return redirect("home")
-    linked_user = get_linked_user_for_user(user=_user(request), code=UUID(pending["link"]))
+    linked_user = get_own_linked_user_for_user(user=_user(request), code=UUID(pending["link"]))
     try:
         account = mailbox_connect_finish(
             linked_user=linked_user, flow=pending["flow"], query=request.GET.dict()

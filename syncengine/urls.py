@@ -33,6 +33,11 @@ urlpatterns = [
         name="microsoft-consent-callback",
     ),
     path(
+        "manage/microsoft/sign-in/",
+        microsoft_views.organisation_sign_in_callback,
+        name="microsoft-sign-in-callback",
+    ),
+    path(
         "manage/profiles/<uuid:code>/microsoft/folder/",
         microsoft_views.organisation_folder,
         name="microsoft-folder",

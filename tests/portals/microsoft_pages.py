@@ -48,3 +48,17 @@ def come_back(client: Client, location: str) -> Response:
     """Follow Microsoft's redirect back into Synchronizer."""
     parts = urlsplit(location)
     return client.get(f"{parts.path}?{parts.query}", HTTP_HOST=HOST, follow=True)
+
+
+def sent_on(client: Client, location: str) -> str:
+    """Follow Microsoft's redirect back into Synchronizer, which sends the browser on to
+    Microsoft again (after the consent, to the sign-in that confirms the organisation):
+    where to."""
+    parts = urlsplit(location)
+    response = client.get(f"{parts.path}?{parts.query}", HTTP_HOST=HOST)
+    assert response.status_code == 302, response
+    return str(response["Location"])
+
+
+def query_of(location: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(location).query))

@@ -1,6 +1,7 @@
-"""Connecting a Microsoft 365 organisation from the profile page (admin consent), against
-the Microsoft 365 stand-in: alice administers Acme, bob is a member of Acme (403),
-charlie administers Globex (404)."""
+"""Connecting a Microsoft 365 organisation from the profile page (admin consent, then the
+administrator's sign-in that confirms the organisation), against the Microsoft 365
+stand-in: alice administers Acme, bob is a member of Acme (403), charlie administers
+Globex (404)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,16 @@ from profiles.models import (
     User,
 )
 from sandbox.microsoft.testing import MicrosoftControl
-from syncengine.microsoft_views import CONSENT_SESSION_KEY
-from tests.portals.microsoft_pages import HOST, Login, come_back, microsoft_press, microsoft_profile
+from syncengine.microsoft_views import CONSENT_SESSION_KEY, SIGN_IN_SESSION_KEY
+from tests.portals.microsoft_pages import (
+    HOST,
+    Login,
+    come_back,
+    microsoft_press,
+    microsoft_profile,
+    query_of,
+    sent_on,
+)
 from tests.portals.pages import messages_of
 
 DIRECTORY = "3f6b1c9e-8a7d-4e21-9b55-0c2d4e6f8a10"
@@ -34,16 +43,29 @@ def acme_365(acme: Tenant) -> SyncProfile:
     return microsoft_profile(acme, "Acme 365")
 
 
-@pytest.fixture
-def contoso(microsoft: MicrosoftControl, microsoft_settings: None) -> dict[str, Any]:
-    """A Microsoft 365 organisation with an administrator who can consent (Django's
-    settings point at the stand-in)."""
-    directory_id = microsoft.directory_create(name="Contoso", domain="contoso.example")
-    admin = microsoft.user_create(
-        directory_id=directory_id, display_name="Adele Vance", mail="adele@contoso.example",
+def organisation(microsoft: MicrosoftControl, name: str, admin: str) -> dict[str, Any]:
+    """A Microsoft 365 organisation with an administrator who can consent."""
+    domain = f"{name.lower()}.example"
+    directory_id = microsoft.directory_create(name=name, domain=domain)
+    user = microsoft.user_create(
+        directory_id=directory_id, display_name=admin, mail=f"{admin.split()[0].lower()}@{domain}",
         is_admin=True,
     )  # fmt: skip
-    return {"id": directory_id, "admin": admin["id"]}
+    return {"id": directory_id, "admin": user["id"]}
+
+
+@pytest.fixture
+def contoso(microsoft: MicrosoftControl, microsoft_settings: None) -> dict[str, Any]:
+    """Acme's organisation (Django's settings point at the stand-in)."""
+    return organisation(microsoft, "Contoso", "Adele Vance")
+
+
+@pytest.fixture
+def fabrikam(microsoft: MicrosoftControl, microsoft_settings: None) -> dict[str, Any]:
+    """Another customer's organisation, which consented to the app for its own profile."""
+    found = organisation(microsoft, "Fabrikam", "Frida Lund")
+    microsoft.consent_set(directory_id=found["id"], granted=True)
+    return found
 
 
 def connect_url(profile: SyncProfile) -> str:
@@ -67,8 +89,25 @@ def start(client: Client, profile: SyncProfile) -> str:
     return str(response["Location"])
 
 
+def consented(client: Client, profile: SyncProfile, admin: str) -> str:
+    """The administrator accepted on Microsoft's consent page and came back: where
+    Synchronizer sends them on to sign in."""
+    return sent_on(client, microsoft_press(start(client, profile), user_id=admin))
+
+
+def elsewhere(sign_in_page: str, directory_id: str) -> str:
+    """The same sign-in (state, PKCE and all), but on another directory's sign-in page."""
+    consenting = urlsplit(sign_in_page).path.split("/")[1]
+    return sign_in_page.replace(f"/{consenting}/", f"/{directory_id}/", 1)
+
+
+def unconnected(profile: SyncProfile) -> bool:
+    connection = MicrosoftConnection.objects.get(profile=profile)
+    return (connection.directory_id, connection.consented_at) == ("", None)
+
+
 class TestConnectOrganisation:
-    def test_consent_given_connects_the_organisation(
+    def test_consent_then_the_administrators_sign_in_connects_the_organisation(
         self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
     ) -> None:
         client = login(alice)
@@ -78,7 +117,18 @@ class TestConnectOrganisation:
         assert query["redirect_uri"] == [f"http://{HOST}/manage/microsoft/consent/"]
         assert query["state"] == [client.session[CONSENT_SESSION_KEY]["state"]]
 
-        response = come_back(client, microsoft_press(consent_page, user_id=contoso["admin"]))
+        sign_in_page = sent_on(client, microsoft_press(consent_page, user_id=contoso["admin"]))
+
+        # Microsoft's consent answer alone stores nothing: the administrator signs in to the
+        # organisation it names, asked for nothing but who they are.
+        assert unconnected(acme_365)
+        assert urlsplit(sign_in_page).path == f"/{contoso['id']}/oauth2/v2.0/authorize"
+        sign_in = query_of(sign_in_page)
+        assert sign_in["redirect_uri"] == f"http://{HOST}/manage/microsoft/sign-in/"
+        assert set(sign_in["scope"].split()) == {"User.Read", "openid", "profile", "offline_access"}
+        assert CONSENT_SESSION_KEY not in client.session
+
+        response = come_back(client, microsoft_press(sign_in_page, user_id=contoso["admin"]))
 
         connection = MicrosoftConnection.objects.get(profile=acme_365)
         assert connection.directory_id == contoso["id"]
@@ -88,7 +138,149 @@ class TestConnectOrganisation:
         assert response.redirect_chain[-1][0] == f"/manage/profiles/{acme_365.code}/#microsoft"
         assert any("Microsoft 365 is connected" in m for m in messages_of(response))
         assert contoso["id"].encode() in response.content
-        assert CONSENT_SESSION_KEY not in client.session
+        assert SIGN_IN_SESSION_KEY not in client.session
+
+    def test_a_forged_organisation_in_the_consent_answer_is_not_taken(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+        fabrikam: dict[str, Any],
+    ) -> None:
+        client = login(alice)
+        answer = microsoft_press(start(client, acme_365), user_id=contoso["admin"])
+        forged = answer.replace(f"tenant={contoso['id']}", f"tenant={fabrikam['id']}")
+        assert forged != answer
+
+        sign_in_page = sent_on(client, forged)
+
+        # Nothing is stored; only Fabrikam's own people could sign in on its page.
+        assert unconnected(acme_365)
+        assert urlsplit(sign_in_page).path == f"/{fabrikam['id']}/oauth2/v2.0/authorize"
+        # Acme's administrator signs in with their own account instead: refused.
+        location = microsoft_press(elsewhere(sign_in_page, contoso["id"]), user_id=contoso["admin"])
+
+        response = come_back(client, location)
+
+        assert unconnected(acme_365)
+        assert messages_of(response) == [
+            "Microsoft 365 was not connected: adele@contoso.example belongs to the Microsoft "
+            f"365 organisation {contoso['id']}, but consent was given for {fabrikam['id']}. "
+            "Sign in as an administrator of the organisation that gave consent. Nothing was "
+            "changed."
+        ]
+        assert response.redirect_chain[-1][0] == f"/manage/profiles/{acme_365.code}/#microsoft"
+        assert SIGN_IN_SESSION_KEY not in client.session
+
+    def test_a_sign_in_in_another_organisation_than_the_consenting_one_is_refused(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+        fabrikam: dict[str, Any],
+    ) -> None:
+        client = login(alice)
+        sign_in_page = consented(client, acme_365, contoso["admin"])
+        location = microsoft_press(
+            elsewhere(sign_in_page, fabrikam["id"]), user_id=fabrikam["admin"]
+        )
+
+        response = come_back(client, location)
+
+        assert unconnected(acme_365)
+        assert f"but consent was given for {contoso['id']}" in messages_of(response)[0]
+
+    def test_an_organisation_connected_for_another_customer_is_refused(
+        self,
+        login: Login,
+        alice: User,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+        globex: Tenant,
+    ) -> None:
+        MicrosoftConnection.objects.filter(profile=microsoft_profile(globex, "Globex 365")).update(
+            directory_id=contoso["id"], consented_at=timezone.now()
+        )
+        client = login(alice)
+        sign_in_page = consented(client, acme_365, contoso["admin"])
+
+        response = come_back(client, microsoft_press(sign_in_page, user_id=contoso["admin"]))
+
+        assert unconnected(acme_365)
+        assert messages_of(response) == [
+            f"Microsoft 365 was not connected: the Microsoft 365 organisation {contoso['id']} "
+            "is connected elsewhere already, to a profile of another SuperOffice customer, so "
+            "it cannot be connected here. Nothing was changed."
+        ]
+
+    def test_an_organisation_of_another_profile_of_the_same_customer_is_fine(
+        self,
+        login: Login,
+        alice: User,
+        acme: Tenant,
+        acme_365: SyncProfile,
+        contoso: dict[str, Any],
+    ) -> None:
+        MicrosoftConnection.objects.filter(profile=microsoft_profile(acme, "Acme sales")).update(
+            directory_id=contoso["id"], consented_at=timezone.now()
+        )
+        client = login(alice)
+        sign_in_page = consented(client, acme_365, contoso["admin"])
+
+        come_back(client, microsoft_press(sign_in_page, user_id=contoso["admin"]))
+
+        assert MicrosoftConnection.objects.get(profile=acme_365).directory_id == contoso["id"]
+
+    def test_a_cancelled_sign_in_changes_nothing(
+        self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
+    ) -> None:
+        client = login(alice)
+        sign_in_page = consented(client, acme_365, contoso["admin"])
+
+        response = come_back(client, microsoft_press(sign_in_page))
+
+        assert unconnected(acme_365)
+        assert messages_of(response) == [
+            "Microsoft 365 was not connected: the administrator cancelled the sign-in that "
+            "confirms the organisation. Nothing was changed."
+        ]
+
+    def test_a_sign_in_answer_of_another_sign_in_is_refused(
+        self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
+    ) -> None:
+        client = login(alice)
+        location = microsoft_press(
+            consented(client, acme_365, contoso["admin"]), user_id=contoso["admin"]
+        )
+
+        response = come_back(client, location.replace("state=", "state=x"))
+
+        assert unconnected(acme_365)
+        assert "does not belong to the sign-in started here" in messages_of(response)[0]
+
+    def test_a_sign_in_answer_without_a_sign_in_started_is_refused(
+        self, login: Login, alice: User, acme_365: SyncProfile
+    ) -> None:
+        response = login(alice).get("/manage/microsoft/sign-in/?code=x&state=y", follow=True)
+
+        assert unconnected(acme_365)
+        assert "No connection to Microsoft 365 was started" in messages_of(response)[0]
+
+    def test_an_organisation_unknown_to_microsoft_is_said_in_words(
+        self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
+    ) -> None:
+        client = login(alice)
+        answer = microsoft_press(start(client, acme_365), user_id=contoso["admin"])
+
+        response = come_back(client, answer.replace(contoso["id"], DIRECTORY))
+
+        assert unconnected(acme_365)
+        assert messages_of(response)[0].startswith(
+            f"Microsoft 365 was not connected: the organisation {DIRECTORY} could not be "
+            "confirmed: "
+        )
 
     def test_consent_declined_changes_nothing(
         self, login: Login, alice: User, acme_365: SyncProfile, contoso: dict[str, Any]
@@ -236,9 +428,23 @@ class TestConnectOrganisation:
         assert response.status_code == 404
         assert not MicrosoftConnection.objects.get(profile=acme_365).directory_id
 
+    def test_a_sign_in_for_another_tenants_profile_gets_404(
+        self, login: Login, charlie: User, acme_365: SyncProfile
+    ) -> None:
+        client = login(charlie)
+        session = client.session
+        session[SIGN_IN_SESSION_KEY] = {"profile": str(acme_365.code), "directory": DIRECTORY}
+        session.save()
+
+        response = client.get("/manage/microsoft/sign-in/?code=x&state=y")
+
+        assert response.status_code == 404
+        assert unconnected(acme_365)
+
     def test_it_requires_login(self, client: Client, acme_365: SyncProfile) -> None:
         assert client.post(connect_url(acme_365)).status_code == 302
         assert client.get("/manage/microsoft/consent/").status_code == 302
+        assert client.get("/manage/microsoft/sign-in/").status_code == 302
 
 
 class TestFolderAndAccess:

@@ -21,6 +21,7 @@ from profiles.models import (
 )
 from profiles.services import linked_user_link
 from sandbox.microsoft.testing import MicrosoftControl
+from syncengine import microsoft_portal
 from syncengine.microsoft_portal import mailboxes_match_linked
 from syncengine.models import RunKind, SyncRun
 from syncengine.readiness import link_waiting_for
@@ -284,6 +285,27 @@ class TestLinkAll:
         assert response.status_code == 200
         assert not LinkedUser.objects.exists()
         assert "could not be listed" in messages_of(response)[0]
+
+    def test_someone_linked_meanwhile_links_nobody_and_says_why(
+        self,
+        login: Login,
+        ingrid: User,
+        nordlys_365: SyncProfile,
+        organisation: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # Another administrator links Kari while this page still offers her and her mailbox.
+        kari = linked_user_link(profile=nordlys_365, associate_id=3, email=KARI, full_name="Kari")
+        monkeypatch.setattr(microsoft_portal, "_linked_associates", lambda profile: set())
+
+        response = login(ingrid).post(link_url(nordlys_365, "link-all"), follow=True)
+
+        assert response.status_code == 200
+        assert list(LinkedUser.objects.all()) == [kari]
+        assert messages_of(response) == [
+            "Nobody was linked: Kari is already linked to the profile “Nordlys 365”. Reload "
+            "the page and try again."
+        ]
 
 
 def test_users_linked_by_email_get_their_mailbox_when_the_organisation_connects(

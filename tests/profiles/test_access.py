@@ -7,7 +7,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from profiles.access import get_linked_user_for_user, get_profile_for_admin
+from profiles.access import (
+    get_linked_user_for_user,
+    get_own_linked_user_for_user,
+    get_profile_for_admin,
+)
 from profiles.models import LinkedUser, SyncProfile, User
 
 
@@ -81,3 +85,26 @@ class TestGetLinkedUserForUser:
         with pytest.raises(Http404):
             get_linked_user_for_user(user=alice, code=bob_link.code)
         assert get_linked_user_for_user(user=alice, code=bob_link.code, include_deleted=True)
+
+
+class TestGetOwnLinkedUserForUser:
+    def test_owner_gets_their_link(self, bob: User, bob_link: LinkedUser) -> None:
+        assert get_own_linked_user_for_user(user=bob, code=bob_link.code) == bob_link
+
+    def test_admin_of_the_tenant_gets_403(self, alice: User, bob_link: LinkedUser) -> None:
+        with pytest.raises(PermissionDenied):
+            get_own_linked_user_for_user(user=alice, code=bob_link.code)
+
+    def test_another_member_gets_404(self, bob: User, alice_link: LinkedUser) -> None:
+        with pytest.raises(Http404):
+            get_own_linked_user_for_user(user=bob, code=alice_link.code)
+
+    def test_another_tenant_gets_404(self, charlie: User, bob_link: LinkedUser) -> None:
+        with pytest.raises(Http404):
+            get_own_linked_user_for_user(user=charlie, code=bob_link.code)
+
+    def test_a_deleted_link_gets_404(self, bob: User, bob_link: LinkedUser) -> None:
+        bob_link.soft_delete()
+
+        with pytest.raises(Http404):
+            get_own_linked_user_for_user(user=bob, code=bob_link.code)

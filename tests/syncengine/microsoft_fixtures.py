@@ -7,8 +7,9 @@ linked on a Microsoft 365 profile instead of a CardDAV one.
 - `nordlys_directory`: the organisation in the stand-in, with Ingrid's and Ola's mailboxes,
   the app's admin consent given on Microsoft's side.
 - `connect_ingrid(selections)`: her preferences set, then the administrator's consent
-  answer handed to the product (`organisation_consent_finish`), which matches her link
-  to her mailbox by e-mail and queues her first run.
+  answer handed to the product (`organisation_consent_finish`) and her sign-in that
+  confirms the organisation (`organisation_connect`), which matches her link to her
+  mailbox by e-mail and queues her first run.
 - `run_graph(kind)`: one run of the real engine (`sync_run_execute`) reading the live
   SuperOffice sandbox and writing through a `GraphTarget.from_account` into the stand-in.
 - `ingrid_mailbox`: what the stand-in holds in her mailbox.
@@ -22,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -30,7 +32,11 @@ from profiles.models import LinkedUser, SyncProfile, TargetAccount, TargetKind, 
 from profiles.services import profile_create
 from sandbox.microsoft.testing import MicrosoftControl, MicrosoftProcess
 from sandbox.testing import SandboxControl
-from syncengine.microsoft_portal import organisation_consent_finish
+from syncengine.microsoft_portal import (
+    organisation_consent_finish,
+    organisation_sign_in_finish,
+    organisation_sign_in_start,
+)
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.services import sync_run_execute
 from syncengine.superoffice.client import superoffice_client_for_linked_user
@@ -38,6 +44,7 @@ from syncengine.targets.microsoft.contacts import mark_of, person_id_of
 from syncengine.targets.microsoft.target import GraphTarget
 from tests.plugins.nordlys import INGRID, OLA
 from tests.plugins.worker import WorkerProcess, tasks_routed_to_a_fresh_queue
+from tests.portals.microsoft_pages import microsoft_press
 from tests.syncengine.targets.microsoft.conftest import graph_settings
 
 __all__ = [
@@ -55,6 +62,7 @@ __all__ = [
     "mapped_person_ids",
     "nordlys_directory",
     "nordlys_profile",
+    "organisation_connect",
     "run_graph",
     "superoffice_unthrottled",
 ]
@@ -64,6 +72,9 @@ CATEGORY = "SuperOffice Person"
 KEY_CUSTOMERS: dict[str, Any] = {"id": 1, "name": "Nøkkelkunder Oslo"}  # static, 25 persons
 LEADS: dict[str, Any] = {"id": 3, "name": "Messe 2025 - leads"}  # static, 60 persons
 CONSENT_STATE = "consent-state-of-the-test"
+# Where the stand-in sends the administrator back after her sign-in (any loopback address
+# counts as registered there).
+SIGN_IN_REDIRECT = "http://127.0.0.1/manage/microsoft/sign-in/"
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,28 @@ def consent_answer(directory: Directory) -> dict[str, str]:
     return {"admin_consent": "True", "tenant": directory.directory_id, "state": CONSENT_STATE}
 
 
+def organisation_connect(*, profile: SyncProfile, user: User, directory: Directory) -> None:
+    """The administrator's consent answer handed to the product, then (for an organisation
+    the profile is not connected to yet) her sign-in on the stand-in's page that confirms
+    it, as the portal's two callbacks do."""
+    answer = organisation_consent_finish(
+        profile=profile, user=user, query=consent_answer(directory), expected_state=CONSENT_STATE
+    )
+    if answer.connected:
+        return
+    flow = organisation_sign_in_start(
+        profile=profile, directory_id=answer.directory_id, redirect_uri=SIGN_IN_REDIRECT
+    )
+    back = microsoft_press(str(flow["auth_uri"]), user_id=directory.ingrid["id"])
+    organisation_sign_in_finish(
+        profile=profile,
+        user=user,
+        directory_id=answer.directory_id,
+        flow=flow,
+        query=dict(parse_qsl(urlsplit(back).query)),
+    )
+
+
 IngridConnector = Callable[..., TargetAccount]
 
 
@@ -166,12 +199,7 @@ def connect_ingrid(
         person_sync_preferences_update(
             linked_user=ingrid_link, changes={"static_selections": list(selections)}
         )
-        organisation_consent_finish(
-            profile=ingrid_link.profile,
-            user=ingrid,
-            query=consent_answer(nordlys_directory),
-            expected_state=CONSENT_STATE,
-        )
+        organisation_connect(profile=ingrid_link.profile, user=ingrid, directory=nordlys_directory)
         account = TargetAccount.objects.get(linked_user=ingrid_link)
         assert account.remote_user_id == nordlys_directory.ingrid["id"]
         assert SyncRun.objects.filter(linked_user=ingrid_link, kind=RunKind.FIRST).exists()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -24,6 +24,7 @@ import msal
 import requests
 from django.conf import settings
 from django.utils import timezone
+from msal.oauth2cli.oidc import IdTokenError
 
 from syncengine.targets.base import TargetError
 
@@ -281,37 +282,63 @@ def admin_consent_url(*, redirect_uri: str, state: str) -> str:
     return f"{base}?{query}"
 
 
-def authorization_flow_start(*, redirect_uri: str, login_hint: str) -> dict[str, Any]:
-    """A user's sign-in to connect their own mailbox: the flow to keep in their session;
-    its `auth_uri` is where to send them."""
-    flow: dict[str, Any] = _application(ORGANIZATIONS).initiate_auth_code_flow(
-        DELEGATED_SCOPES, redirect_uri=redirect_uri, login_hint=login_hint or None
+def authorization_flow_start(
+    *,
+    redirect_uri: str,
+    login_hint: str,
+    scopes: Sequence[str] | None = None,
+    directory: str = ORGANIZATIONS,
+) -> dict[str, Any]:
+    """A user's sign-in: the flow to keep in their session; its `auth_uri` is where to send
+    them. By default the sign-in that connects their own mailbox (DELEGATED_SCOPES, any
+    organisation); `scopes` and `directory` narrow it, e.g. to `User.Read` in one directory
+    to learn who signed in there. Finish it with the same `directory`."""
+    flow: dict[str, Any] = _application(directory).initiate_auth_code_flow(
+        list(DELEGATED_SCOPES if scopes is None else scopes),
+        redirect_uri=redirect_uri,
+        login_hint=login_hint or None,
     )
     return flow
 
 
-def authorization_flow_finish(*, flow: dict[str, Any], query: Mapping[str, str]) -> DelegatedGrant:
-    """The user came back: redeem the code for their refresh token and identity."""
+def authorization_flow_finish(
+    *,
+    flow: dict[str, Any],
+    query: Mapping[str, str],
+    directory: str = ORGANIZATIONS,
+    require_refresh_token: bool = True,
+) -> DelegatedGrant:
+    """The user came back: redeem the code (MSAL checks the state, PKCE and the nonce) for
+    their identity and, unless `require_refresh_token` is False, a refresh token. The
+    identity is the id_token's, which MSAL received from the token endpoint itself, over
+    TLS and with our secret, never through the browser."""
     if query.get("error"):
         raise ConsentRefused(
-            "Microsoft did not connect the mailbox: "
-            f"{query.get('error_description') or query.get('error')}"
+            f"Microsoft refused the sign-in: {query.get('error_description') or query.get('error')}"
         )
     try:
         result = _acquire(
-            _application(ORGANIZATIONS).acquire_token_by_auth_code_flow, flow, dict(query)
+            _application(directory).acquire_token_by_auth_code_flow, flow, dict(query)
         )
     except ValueError as error:
         # MSAL: the state does not match the flow (a stale or forged answer).
         raise ConsentRefused(
-            "This sign-in answer does not belong to the sign-in started here; please start "
-            "connecting the mailbox again."
+            "This sign-in answer does not belong to the sign-in started here; please start again."
+        ) from error
+    except IdTokenError as error:
+        # The id_token is not for this sign-in (another app's, or another nonce).
+        raise ConsentRefused(
+            f"Microsoft's answer to the sign-in does not check out ({error}); please start again."
         ) from error
     if "error" in result:
-        raise ConsentRefused(f"Microsoft did not connect the mailbox: {_describe(result)}")
+        raise ConsentRefused(f"Microsoft refused the sign-in: {_describe(result)}")
     claims: dict[str, Any] = result.get("id_token_claims") or {}
+    if not claims.get("oid") or not claims.get("tid"):
+        raise ConsentRefused(
+            "Microsoft's answer to the sign-in does not say who signed in; please try again."
+        )
     refresh_token = str(result.get("refresh_token") or "")
-    if not refresh_token or not claims.get("oid"):
+    if require_refresh_token and not refresh_token:
         raise ConsentRefused(
             "Microsoft connected the mailbox but gave no lasting access (no refresh token); "
             "please try again and accept all the permissions asked for."
@@ -320,5 +347,5 @@ def authorization_flow_finish(*, flow: dict[str, Any], query: Mapping[str, str])
         refresh_token=refresh_token,
         user_object_id=str(claims["oid"]),
         username=str(claims.get("preferred_username") or ""),
-        directory_id=str(claims.get("tid") or ""),
+        directory_id=str(claims["tid"]),
     )

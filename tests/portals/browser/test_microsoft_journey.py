@@ -1,6 +1,6 @@
 """An administrator's Microsoft 365 journey in headless Chromium at a phone's width:
-create a Microsoft 365 profile, connect the organisation on the stand-in's consent page,
-and link the users whose e-mail is a mailbox there."""
+create a Microsoft 365 profile, connect the organisation on the stand-in's consent page
+and confirm it by signing in there, and link the users whose e-mail is a mailbox there."""
 
 from __future__ import annotations
 
@@ -74,6 +74,10 @@ def test_an_administrator_connects_microsoft_365_and_links_users(
     # The stand-in's own admin-consent page.
     expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
     page.get_by_role("button", name="Accept as Ingrid Haugen").click()
+    # Then she signs in to the organisation she consented for, which confirms it.
+    expect(page.get_by_role("heading", name="Pick an account")).to_be_visible()
+    assert MicrosoftConnection.objects.get(profile__name="Nordlys 365").directory_id == ""
+    page.get_by_role("button", name="Sign in as Ingrid Haugen").click()
 
     expect(page.get_by_text("Microsoft 365 is connected")).to_be_visible()
     expect(page.get_by_text(directory_id)).to_be_visible()
