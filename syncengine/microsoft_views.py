@@ -26,15 +26,15 @@ from profiles.access import get_own_linked_user_for_user, get_profile_for_admin
 from profiles.forms import MicrosoftAccessForm, MicrosoftFolderForm
 from profiles.models import MicrosoftAccess, SyncProfile, User
 from profiles.selectors import linked_users_for_profile
-from syncengine.microsoft_portal import (
+from syncengine.microsoft_connection import MicrosoftRefused, microsoft_connection_get
+from syncengine.microsoft_linking import (
     MailboxMatch,
-    MicrosoftRefused,
-    mailbox_connect_finish,
-    mailbox_connect_start,
     mailbox_link,
     mailbox_matches_list,
     mailboxes_link_all,
-    microsoft_connection_get,
+)
+from syncengine.microsoft_mailbox import mailbox_connect_finish, mailbox_connect_start
+from syncengine.microsoft_organisation import (
     organisation_access_set,
     organisation_consent_finish,
     organisation_consent_start,

@@ -21,8 +21,8 @@ from profiles.models import (
 )
 from profiles.services import linked_user_link
 from sandbox.microsoft.testing import MicrosoftControl
-from syncengine import microsoft_portal
-from syncengine.microsoft_portal import mailboxes_match_linked
+from syncengine import microsoft_linking
+from syncengine.microsoft_linking import mailboxes_match_linked
 from syncengine.models import RunKind, SyncRun
 from syncengine.readiness import link_waiting_for
 from tests.plugins.nordlys import INGRID, OLA
@@ -296,7 +296,7 @@ class TestLinkAll:
     ) -> None:
         # Another administrator links Kari while this page still offers her and her mailbox.
         kari = linked_user_link(profile=nordlys_365, associate_id=3, email=KARI, full_name="Kari")
-        monkeypatch.setattr(microsoft_portal, "_linked_associates", lambda profile: set())
+        monkeypatch.setattr(microsoft_linking, "_linked_associates", lambda profile: set())
 
         response = login(ingrid).post(link_url(nordlys_365, "link-all"), follow=True)
 

@@ -32,7 +32,7 @@ from profiles.models import LinkedUser, SyncProfile, TargetAccount, TargetKind, 
 from profiles.services import profile_create
 from sandbox.microsoft.testing import MicrosoftControl, MicrosoftProcess
 from sandbox.testing import SandboxControl
-from syncengine.microsoft_portal import (
+from syncengine.microsoft_organisation import (
     organisation_consent_finish,
     organisation_sign_in_finish,
     organisation_sign_in_start,

@@ -19,7 +19,7 @@ from preferences.selectors import effective_preferences_get
 from profiles.models import LinkedUser, MicrosoftConnection, TargetAccount, User
 from sandbox.microsoft.testing import MicrosoftControl
 from sandbox.testing import SandboxControl
-from syncengine.microsoft_portal import organisation_consent_finish
+from syncengine.microsoft_organisation import organisation_consent_finish
 from syncengine.models import PersonMapping, RunKind, RunStatus, SyncRun
 from syncengine.orchestration import sync_run_request
 from syncengine.performing import sync_run_perform
