@@ -57,6 +57,19 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
+ORGANISATION_AGAIN = "Start again from the profile page."
+MAILBOX_AGAIN = "Start again with “Connect Microsoft 365”."
+
+
+def _not_started(request: HttpRequest, *, what: str, again: str, to: str) -> HttpResponse:
+    """A callback with nothing waiting for it in this session (opened by hand, or twice)."""
+    messages.error(
+        request,
+        f"No {what} was started from here in this session; nothing was changed. {again}",
+    )
+    return redirect(to)
+
+
 def _people(count: int) -> str:
     return "1 user has" if count == 1 else f"{count} users have"
 
@@ -99,12 +112,12 @@ def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
     (organisation_sign_in_callback) before anything is stored."""
     pending: dict[str, str] = request.session.pop(CONSENT_SESSION_KEY, None) or {}
     if not pending:
-        messages.error(
+        return _not_started(
             request,
-            "No connection to Microsoft 365 was started from here in this session; nothing "
-            "was changed. Start again from the profile page.",
+            what="connection to Microsoft 365",
+            again=ORGANISATION_AGAIN,
+            to="profiles:list",
         )
-        return redirect("profiles:list")
     user = _user(request)
     profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
     redirect_uri = request.build_absolute_uri(reverse("syncengine:microsoft-sign-in-callback"))
@@ -134,12 +147,12 @@ def organisation_sign_in_callback(request: HttpRequest) -> HttpResponse:
     """The administrator signed in to the organisation that consented (or did not)."""
     pending: dict[str, Any] = request.session.pop(SIGN_IN_SESSION_KEY, None) or {}
     if not pending:
-        messages.error(
+        return _not_started(
             request,
-            "No connection to Microsoft 365 was started from here in this session; nothing "
-            "was changed. Start again from the profile page.",
+            what="connection to Microsoft 365",
+            again=ORGANISATION_AGAIN,
+            to="profiles:list",
         )
-        return redirect("profiles:list")
     user = _user(request)
     profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
     try:
@@ -320,12 +333,7 @@ def mailbox_connect(request: HttpRequest, code: UUID) -> HttpResponse:
 def mailbox_callback(request: HttpRequest) -> HttpResponse:
     pending: dict[str, Any] = request.session.pop(MAILBOX_SESSION_KEY, None) or {}
     if not pending:
-        messages.error(
-            request,
-            "No mailbox connection was started from here in this session; nothing was "
-            "changed. Start again with “Connect Microsoft 365”.",
-        )
-        return redirect("home")
+        return _not_started(request, what="mailbox connection", again=MAILBOX_AGAIN, to="home")
     linked_user = get_own_linked_user_for_user(user=_user(request), code=UUID(pending["link"]))
     try:
         account = mailbox_connect_finish(
