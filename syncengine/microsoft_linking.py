@@ -28,7 +28,7 @@ from syncengine.microsoft_connection import (
     refusal_in_words,
 )
 from syncengine.superoffice.reads import AssociateInfo
-from syncengine.targets.microsoft.graph import DirectoryUser, organisation_users
+from syncengine.targets.microsoft.directory import DirectoryUser, organisation_users
 
 
 def _mailbox_index(users: Iterable[DirectoryUser]) -> dict[str, DirectoryUser]:

@@ -369,35 +369,3 @@ class GraphClient:
             )
         # A sub-request without an answer is treated as one whose answer was lost.
         return [answers.get(str(n), GraphResponse(status=0)) for n in range(1, len(entries) + 1)]
-
-
-# -- the organisation's users ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DirectoryUser:
-    id: str
-    display_name: str
-    mail: str
-    user_principal_name: str
-
-
-def organisation_users(*, directory_id: str) -> list[DirectoryUser]:
-    """Every user of the organisation's directory (application access), for linking."""
-    client = GraphClient(
-        tokens=app_token_source(directory_id=directory_id), mailbox=directory_id, budget=None
-    )
-    url = "/users?$select=id,displayName,mail,userPrincipalName&$top=999"
-    try:
-        return [
-            DirectoryUser(
-                id=str(user.get("id") or ""),
-                display_name=str(user.get("displayName") or ""),
-                mail=str(user.get("mail") or ""),
-                user_principal_name=str(user.get("userPrincipalName") or ""),
-            )
-            for page in client.get_pages(url, doing="listing the organisation's users")
-            for user in page.get("value") or []
-        ]
-    finally:
-        client.close()
