@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import ParamSpec
 
 from django.core.cache import cache
 from django.db.models import F
@@ -35,7 +34,6 @@ from syncengine.targets.base import Target
 from syncengine.writing import Writer, reconciliation_write
 
 logger = logging.getLogger(__name__)
-P = ParamSpec("P")
 
 
 def sync_window_for(*, linked_user: LinkedUser, now: datetime) -> SyncWindow:
