@@ -70,6 +70,17 @@ def _not_started(request: HttpRequest, *, what: str, again: str, to: str) -> Htt
     return redirect(to)
 
 
+def _organisation_pending(
+    request: HttpRequest, key: str
+) -> tuple[dict[str, Any], SyncProfile | None]:
+    """What a connection step left in the session for this callback, and its profile (the
+    admin's own: others' answer 404); no profile when nothing was started here."""
+    pending: dict[str, Any] = request.session.pop(key, None) or {}
+    if not pending:
+        return pending, None
+    return pending, get_profile_for_admin(user=_user(request), code=UUID(pending["profile"]))
+
+
 def _people(count: int) -> str:
     return "1 user has" if count == 1 else f"{count} users have"
 
@@ -110,8 +121,8 @@ def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
     """Microsoft sends the administrator back here, consent given or not. Its answer is not
     signed, so the organisation it names is confirmed by the administrator's sign-in there
     (organisation_sign_in_callback) before anything is stored."""
-    pending: dict[str, str] = request.session.pop(CONSENT_SESSION_KEY, None) or {}
-    if not pending:
+    pending, profile = _organisation_pending(request, CONSENT_SESSION_KEY)
+    if profile is None:
         return _not_started(
             request,
             what="connection to Microsoft 365",
@@ -119,7 +130,6 @@ def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
             to="profiles:list",
         )
     user = _user(request)
-    profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
     redirect_uri = request.build_absolute_uri(reverse("syncengine:microsoft-sign-in-callback"))
     try:
         answer = organisation_consent_finish(
@@ -145,8 +155,8 @@ def organisation_consent_callback(request: HttpRequest) -> HttpResponse:
 @login_required
 def organisation_sign_in_callback(request: HttpRequest) -> HttpResponse:
     """The administrator signed in to the organisation that consented (or did not)."""
-    pending: dict[str, Any] = request.session.pop(SIGN_IN_SESSION_KEY, None) or {}
-    if not pending:
+    pending, profile = _organisation_pending(request, SIGN_IN_SESSION_KEY)
+    if profile is None:
         return _not_started(
             request,
             what="connection to Microsoft 365",
@@ -154,7 +164,6 @@ def organisation_sign_in_callback(request: HttpRequest) -> HttpResponse:
             to="profiles:list",
         )
     user = _user(request)
-    profile = get_profile_for_admin(user=user, code=UUID(pending["profile"]))
     try:
         organisation_sign_in_finish(
             profile=profile,
