@@ -218,9 +218,10 @@ def admin_consent(tenant: str) -> Any:
         if "cancel" in request.form:
             return back_to_client(
                 params=params,
-                values={"admin_consent": "True", "error": "access_denied",
-                        "error_description": "AADSTS65004: The administrator declined to"
-                        " consent to the app."},
+                # v2-admin-consent.md's error response: consent_required, AADSTS65004.
+                values={"admin_consent": "True", "error": "consent_required",
+                        "error_description": "AADSTS65004: The resource owner or"
+                        " authorization server denied the request."},
             )  # fmt: skip
         chosen = next((row for row in admins if row["id"] == request.form.get("user")), None)
         if chosen is None:

@@ -181,7 +181,8 @@ def test_admin_consent_cancel(microsoft_server: MicrosoftProcess, contoso: Direc
     )
 
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
-    assert query["error"] == ["access_denied"]
+    assert query["error"] == ["consent_required"]  # as v2-admin-consent.md's error response
+    assert query["admin_consent"] == ["True"]
     assert query["state"] == ["s2"]
 
 
