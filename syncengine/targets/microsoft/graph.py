@@ -233,7 +233,7 @@ class GraphClient:
                     self.sleep(wait)
                     attempt += 1
                     continue
-            self.raise_for_mailbox(response, doing=doing)
+            self.raise_for_mailbox(response, doing=doing, token_renewed=refreshed)
             return response
 
     def wait_before_retry(self, response: GraphResponse, *, attempt: int) -> float | None:
@@ -281,8 +281,11 @@ class GraphClient:
             method, url, json=body, headers=headers, timeout=self.timeout, allow_redirects=False
         )
 
-    def raise_for_mailbox(self, response: GraphResponse, *, doing: str) -> None:
-        """Answers that refuse the whole mailbox, not one contact: permanent."""
+    def raise_for_mailbox(
+        self, response: GraphResponse, *, doing: str, token_renewed: bool = False
+    ) -> None:
+        """Answers that refuse the whole mailbox, not one contact: permanent.
+        `token_renewed`: the refusal already came with a fresh token."""
         if response.status == 401:
             raise TargetError(
                 f"Microsoft 365 refused Synchronizer's token while {doing} "
@@ -290,10 +293,11 @@ class GraphClient:
                 permanent=True,
             )
         if response.status == 403:
-            # A refusal inside a $batch came with no chance of a fresh token: ask for one
-            # now, which raises ConsentLost when the organisation withdrew its consent.
-            with self._token_lock:
-                self._token = self.tokens(fresh=True)
+            if not token_renewed:
+                # A refusal inside a $batch came with no chance of a fresh token: ask for
+                # one now, which raises ConsentLost when the organisation withdrew consent.
+                with self._token_lock:
+                    self._token = self.tokens(fresh=True)
             raise TargetError(
                 f"Microsoft 365 refused access to the mailbox {self.mailbox} while {doing} "
                 f"({response.describe()}). The app may lack the Contacts.ReadWrite permission, or "
