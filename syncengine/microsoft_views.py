@@ -315,7 +315,7 @@ def link_all(request: HttpRequest, code: UUID) -> HttpResponse:
         messages.warning(
             request,
             f"{_people(len(result.without_mailbox))} no mailbox with their e-mail in the "
-            f"organisation and were not linked: {names}.",
+            f"organisation; not linked: {names}.",
         )
     return redirect("syncengine:link-users", code=profile.code)
 
